@@ -1,0 +1,99 @@
+#include "test_support.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "hanko/certstore/dev_pki.h"
+
+namespace hanko::test {
+namespace fs = std::filesystem;
+
+namespace {
+struct TempRoot {
+  fs::path root;
+  TempRoot() {
+    std::random_device rd;
+    root = fs::path(HANKO_BINARY_DIR) / "test-tmp" / ("run-" + std::to_string(rd()));
+    fs::create_directories(root);
+  }
+  ~TempRoot() {
+    std::error_code ec;
+    if (std::getenv("HANKO_KEEP_TEST_FILES") == nullptr) {
+      fs::remove_all(root, ec);
+    }
+  }
+};
+TempRoot& temp_root() {
+  static TempRoot r;
+  return r;
+}
+}  // namespace
+
+TimePoint pki_time() { return utc(2026, 1, 15); }
+TimePoint sign_time() { return utc(2026, 1, 16, 9, 30, 0); }
+
+fs::path temp_dir(std::string_view tag) {
+  static std::mutex mu;
+  static int counter = 0;
+  std::lock_guard lock(mu);
+  fs::path p = temp_root().root / (std::string(tag) + "-" + std::to_string(++counter));
+  fs::create_directories(p);
+  return p;
+}
+
+fs::path source_dir() { return fs::path(HANKO_SOURCE_DIR); }
+fs::path data_file(std::string_view relative) { return source_dir() / "tests" / "data" / relative; }
+fs::path hanko_binary() { return fs::path(HANKO_BINARY_DIR) / "bin" / "hanko"; }
+
+std::optional<fs::path> corpus_file(std::string_view name) {
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("HANKO_CORPUS_DIR")) {
+    candidates.emplace_back(env);
+  }
+  candidates.push_back(source_dir().parent_path() / "shared" / "corpus");
+  for (const auto& dir : candidates) {
+    fs::path p = dir / name;
+    if (fs::is_regular_file(p)) {
+      return p;
+    }
+  }
+  return std::nullopt;
+}
+
+const certstore::DevPki& dev_pki() {
+  static std::once_flag once;
+  static std::optional<certstore::DevPki> pki;
+  std::call_once(once, [] {
+    auto r = certstore::generate_dev_pki(temp_dir("dev-pki"), pki_time());
+    if (!r) {
+      throw std::runtime_error("dev PKI generation failed: " + r.error().message);
+    }
+    pki = std::move(*r);
+  });
+  return *pki;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) {
+    throw std::runtime_error("cannot read " + p.string());
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_text(const fs::path& p, std::string_view text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!out) {
+    throw std::runtime_error("cannot write " + p.string());
+  }
+}
+
+}  // namespace hanko::test
