@@ -1,0 +1,50 @@
+#pragma once
+/**
+ * @file config.h
+ * The service configuration: one file read by Poco's LayeredConfiguration
+ * (properties or INI), over built-in defaults, under command-line flags.
+ * Every key is documented in docs/configuration.md; the defaults below are
+ * the embedded development setup (dev PKI, in-process dev TSA, SQLite).
+ */
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "hanko/common/error.h"
+
+namespace hanko::server {
+
+struct ServiceConfig {
+  std::string listen_host = "127.0.0.1";      ///< server.listen (HOST:PORT)
+  std::uint16_t listen_port = 8080;
+  std::size_t max_body_bytes = 10u << 20;     ///< server.maxBodyBytes
+  int max_threads = 8;                        ///< server.maxThreads
+  int max_queued = 64;                        ///< server.maxQueued
+  std::filesystem::path data_dir = "var";     ///< data.dir
+  bool dev = true;                            ///< dev.enabled: dev PKI, dev signer, in-process dev TSA
+  std::filesystem::path trust_dir;            ///< trust.dir (signature, TSA anchors)
+  std::filesystem::path tsa_trust_dir;        ///< trust.tsaDir (default: trust.dir)
+  std::string signer_cert;                    ///< signer.cert
+  std::string signer_key;                     ///< signer.key
+  std::string signer_chain;                   ///< signer.chain
+  std::string tsa_url;                        ///< tsa.url (empty in dev mode: in-process dev TSA)
+  int tsa_timeout_ms = 15000;                 ///< tsa.timeoutMs
+  std::string default_level = "B-T";          ///< signing.level
+  std::string canonicalization = "jcs";       ///< signing.canonicalization (jcs | fhir-json)
+  std::string signature_type = "1.2.840.10065.1.12.1.1";  ///< signing.signatureType
+  std::string source;                         ///< where the configuration came from (for the log)
+};
+
+/**
+ * Builds the configuration: defaults, then `config_file` (if not empty), then
+ * `overrides` (key → value, from command-line flags). An unknown key, a bad
+ * value or an unreadable file is an Error naming the key and the file.
+ */
+Result<ServiceConfig> load_config(const std::string& config_file, const std::map<std::string, std::string>& overrides);
+
+/** Splits "HOST:PORT" ("[::1]:8080" too). */
+Result<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& text);
+
+}  // namespace hanko::server

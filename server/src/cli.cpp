@@ -1,0 +1,348 @@
+#include "hanko/server/cli.h"
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hanko/certstore/dev_pki.h"
+#include "hanko/certstore/trust_store.h"
+#include "hanko/common/file.h"
+#include "hanko/common/json.h"
+#include "hanko/server/config.h"
+#include "hanko/server/service.h"
+#include "hanko/signer/bundle.h"
+#include "hanko/signer/canonical.h"
+#include "hanko/tsa_client/dev_tsa.h"
+#include "hanko/tsa_client/timestamp_source.h"
+#include "hanko/tsa_client/tsa_http_server.h"
+#include "hanko/verifier/verifier.h"
+
+namespace hanko::server {
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 3;
+constexpr int kExitRemote = 4;
+constexpr int kExitInternal = 5;
+
+const char* kUsage =
+    "usage: hanko <command> [options]\n"
+    "commands:\n"
+    "  dev-pki --out DIR [--at TIME]                 create a development PKI (development only)\n"
+    "  tsa-server --listen HOST:PORT --cert C --key K [--chain F] [--policy OID] [--at TIME]\n"
+    "                                                serve RFC 3161 over HTTP (development TSA)\n"
+    "  sign --in FILE --out FILE --cert C --key K [--chain F] [--tsa URL] [--level B-B|B-T]\n"
+    "       [--type CODE] [--canonicalization jcs|fhir-json] [--replace] [--at TIME]\n"
+    "  verify --in FILE --trust DIR [--tsa-trust DIR] [--at TIME] [--report json|text]\n"
+    "  canonicalize --in FILE [--method jcs|fhir-json]  print the signed #document bytes\n"
+    "  serve [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
+    "  version\n"
+    "exit codes: 0 ok / TOTAL-PASSED, 1 TOTAL-FAILED, 2 INDETERMINATE, 3 unusable input or usage,\n"
+    "            4 a remote service failed, 5 internal error\n";
+
+struct Args {
+  std::map<std::string, std::string> values;
+  std::set<std::string> flags;
+
+  std::optional<std::string> get(const std::string& k) const {
+    auto it = values.find(k);
+    if (it == values.end()) {
+      return std::nullopt;
+    }
+    return it->second;
+  }
+  bool has(const std::string& k) const { return flags.contains(k) || values.contains(k); }
+};
+
+/** Parses `--name value` and `--flag`; `flag_names` take no value. */
+Result<Args> parse_args(int argc, char** argv, int start, const std::set<std::string>& value_names,
+                        const std::set<std::string>& flag_names) {
+  Args a;
+  for (int i = start; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!arg.starts_with("--")) {
+      return fail(Errc::invalid_argument, "unexpected argument '" + arg + "'");
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> inline_value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (flag_names.contains(name)) {
+      a.flags.insert(name);
+    } else if (value_names.contains(name)) {
+      if (inline_value) {
+        a.values[name] = *inline_value;
+      } else if (i + 1 < argc) {
+        a.values[name] = argv[++i];
+      } else {
+        return fail(Errc::invalid_argument, "--" + name + " needs a value");
+      }
+    } else {
+      return fail(Errc::invalid_argument, "unknown option --" + name);
+    }
+  }
+  return a;
+}
+
+int error_exit(const Error& e) {
+  std::cerr << "hanko: " << e.message << "\n";
+  switch (e.code) {
+    case Errc::network:
+    case Errc::remote_rejected: return kExitRemote;
+    case Errc::internal: return kExitInternal;
+    default: return kExitUsage;
+  }
+}
+
+int usage_error(const std::string& message) {
+  std::cerr << "hanko: " << message << " (hanko --help)\n";
+  return kExitUsage;
+}
+
+Result<TimePoint> time_arg(const Args& a, const std::string& name, TimePoint fallback) {
+  auto v = a.get(name);
+  if (!v) {
+    return fallback;
+  }
+  auto t = parse_rfc3339(*v);
+  if (!t) {
+    return fail(Errc::invalid_argument, "--" + name + " must be an RFC 3339 time such as 2026-01-16T09:30:00Z");
+  }
+  return *t;
+}
+
+/** Blocks SIGINT/SIGTERM in this thread (and the threads it starts), then waits for one. */
+class TerminationWaiter {
+ public:
+  TerminationWaiter() {
+    sigemptyset(&m_set);
+    sigaddset(&m_set, SIGINT);
+    sigaddset(&m_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &m_set, nullptr);
+  }
+  int wait() {
+    int sig = 0;
+    sigwait(&m_set, &sig);
+    return sig;
+  }
+
+ private:
+  sigset_t m_set;
+};
+
+int cmd_dev_pki(int argc, char** argv) {
+  auto a = parse_args(argc, argv, 2, {"out", "at"}, {});
+  if (!a) return usage_error(a.error().message);
+  auto out = a->get("out");
+  if (!out) return usage_error("dev-pki needs --out DIR");
+  SystemClock clock;
+  auto at = time_arg(*a, "at", clock.now());
+  if (!at) return error_exit(at.error());
+  auto pki = certstore::generate_dev_pki(*out, *at);
+  if (!pki) return error_exit(pki.error());
+  std::cout << "development PKI written to " << pki->dir.string() << " (" << pki->items.size()
+            << " certificates; see manifest.json). DEVELOPMENT ONLY: the keys are unencrypted.\n";
+  return kExitOk;
+}
+
+int cmd_tsa_server(int argc, char** argv) {
+  auto a = parse_args(argc, argv, 2, {"listen", "cert", "key", "chain", "policy", "at"}, {});
+  if (!a) return usage_error(a.error().message);
+  auto listen = a->get("listen");
+  auto cert = a->get("cert");
+  auto key = a->get("key");
+  if (!listen || !cert || !key) return usage_error("tsa-server needs --listen HOST:PORT --cert C --key K");
+  auto hp = parse_listen(*listen);
+  if (!hp) return error_exit(hp.error());
+  SystemClock system_clock;
+  std::optional<FixedClock> fixed;
+  if (auto at = a->get("at")) {
+    auto t = parse_rfc3339(*at);
+    if (!t) return usage_error("--at must be an RFC 3339 time");
+    fixed.emplace(*t);
+  }
+  const Clock& clock = fixed ? static_cast<const Clock&>(*fixed) : system_clock;
+  tsa::DevTsaOptions opts;
+  if (auto p = a->get("policy")) opts.policy_oid = *p;
+  auto tsa = tsa::DevTsa::load(*cert, *key, a->get("chain").value_or(""), clock, opts);
+  if (!tsa) return error_exit(tsa.error());
+  TerminationWaiter waiter;
+  tsa::TsaHttpServer server(**tsa, hp->first, hp->second);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    return error_exit(Error{Errc::io, std::string("cannot start the TSA server: ") + e.what()});
+  }
+  std::cout << "hanko tsa-server listening on http://" << hp->first << ":" << server.port() << "/" << std::endl;
+  waiter.wait();
+  server.stop();
+  std::cout << "hanko tsa-server stopped" << std::endl;
+  return kExitOk;
+}
+
+int cmd_sign(int argc, char** argv) {
+  auto a = parse_args(argc, argv, 2, {"in", "out", "cert", "key", "chain", "tsa", "level", "type", "canonicalization", "at"},
+                      {"replace"});
+  if (!a) return usage_error(a.error().message);
+  auto in = a->get("in");
+  auto out = a->get("out");
+  auto cert = a->get("cert");
+  auto key_path = a->get("key");
+  if (!in || !out || !cert || !key_path) return usage_error("sign needs --in, --out, --cert and --key");
+  signer::SignOptions opts;
+  auto level = signer::level_from_name(a->get("level").value_or("B-T"));
+  if (!level) return usage_error("--level must be B-B or B-T");
+  opts.level = *level;
+  opts.replace = a->has("replace");
+  opts.signature_type = a->get("type").value_or(std::string(signer::kAuthorSignature));
+  opts.canonicalizer = signer::canonicalizer_by_name(a->get("canonicalization").value_or("jcs"));
+  if (opts.canonicalizer == nullptr) return usage_error("--canonicalization must be jcs or fhir-json");
+  SystemClock clock;
+  auto at = time_arg(*a, "at", clock.now());
+  if (!at) return error_exit(at.error());
+  opts.signing_time = *at;
+  std::unique_ptr<tsa::TimestampSource> tsa;
+  if (opts.level == signer::Level::B_T) {
+    auto url = a->get("tsa");
+    if (!url) return usage_error("B-T needs --tsa URL (or use --level B-B)");
+    tsa = std::make_unique<tsa::HttpTsaClient>(*url);
+  }
+  auto key = signer::PemSigningKey::load(*cert, *key_path, a->get("chain").value_or(""));
+  if (!key) return error_exit(key.error());
+  auto text = read_file(*in);
+  if (!text) return error_exit(text.error());
+  auto bundle = signer::parse_document_bundle(*text);
+  if (!bundle) return error_exit(bundle.error());
+  auto result = signer::sign_bundle(std::move(*bundle), **key, tsa.get(), opts);
+  if (!result) {
+    Error e = result.error();
+    if (tsa && (e.code == Errc::network || e.code == Errc::remote_rejected)) {
+      e.message = "timestamp authority " + tsa->describe() + ": " + e.message;
+    }
+    return error_exit(e);
+  }
+  std::string output = json::serialize(result->bundle, 2);
+  output.push_back('\n');
+  if (*out == "-") {
+    std::cout << output;
+  } else if (auto w = write_file(*out, output); !w) {
+    return error_exit(w.error());
+  }
+  return kExitOk;
+}
+
+int cmd_verify(int argc, char** argv) {
+  auto a = parse_args(argc, argv, 2, {"in", "trust", "tsa-trust", "at", "report"}, {});
+  if (!a) return usage_error(a.error().message);
+  auto in = a->get("in");
+  auto trust_dir = a->get("trust");
+  if (!in || !trust_dir) return usage_error("verify needs --in FILE and --trust DIR");
+  std::string format = a->get("report").value_or("text");
+  if (format != "json" && format != "text") return usage_error("--report must be json or text");
+  SystemClock clock;
+  auto at = time_arg(*a, "at", clock.now());
+  if (!at) return error_exit(at.error());
+  auto trust = certstore::TrustStore::load_dir(*trust_dir);
+  if (!trust) return error_exit(trust.error());
+  std::optional<certstore::TrustStore> tsa_trust;
+  if (auto t = a->get("tsa-trust")) {
+    auto loaded = certstore::TrustStore::load_dir(*t);
+    if (!loaded) return error_exit(loaded.error());
+    tsa_trust = std::move(*loaded);
+  }
+  auto text = read_file(*in);
+  if (!text) return error_exit(text.error());
+  verifier::VerifyOptions opts{&*trust, tsa_trust ? &*tsa_trust : &*trust, *at};
+  auto report = verifier::verify_bundle_text(*text, opts);
+  if (!report) return error_exit(report.error());
+  if (format == "json") {
+    std::cout << json::serialize(verifier::to_json(*report), 2) << "\n";
+  } else {
+    std::cout << verifier::to_text(*report);
+  }
+  return verifier::exit_code(*report);
+}
+
+int cmd_canonicalize(int argc, char** argv) {
+  auto a = parse_args(argc, argv, 2, {"in", "method"}, {});
+  if (!a) return usage_error(a.error().message);
+  auto in = a->get("in");
+  if (!in) return usage_error("canonicalize needs --in FILE");
+  const signer::Canonicalizer* c = signer::canonicalizer_by_name(a->get("method").value_or("jcs"));
+  if (c == nullptr) return usage_error("--method must be jcs or fhir-json");
+  auto text = read_file(*in);
+  if (!text) return error_exit(text.error());
+  auto v = json::parse(*text);
+  if (!v) return error_exit(Error{Errc::invalid_argument, "not valid JSON: " + v.error().message});
+  auto bytes = signer::canonical_document(*v, *c);
+  if (!bytes) return error_exit(bytes.error());
+  std::cout << *bytes;
+  return kExitOk;
+}
+
+int cmd_serve(int argc, char** argv) {
+  auto a = parse_args(argc, argv, 2, {"listen", "data", "config"}, {});
+  if (!a) return usage_error(a.error().message);
+  std::map<std::string, std::string> overrides;
+  if (auto l = a->get("listen")) overrides["server.listen"] = *l;
+  if (auto d = a->get("data")) overrides["data.dir"] = *d;
+  auto config = load_config(a->get("config").value_or(""), overrides);
+  if (!config) return error_exit(config.error());
+  SystemClock clock;
+  TerminationWaiter waiter;
+  auto service = Service::create(*config, clock);
+  if (!service) return error_exit(service.error());
+  for (const auto& line : (*service)->describe()) {
+    std::cout << "hanko: " << line << "\n";
+  }
+  HttpServer http(**service, *config);
+  if (auto started = http.start(); !started) return error_exit(started.error());
+  std::cout << "hanko: listening on http://" << config->listen_host << ":" << http.port() << "/" << std::endl;
+  int sig = waiter.wait();
+  std::cout << "hanko: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << " received, finishing requests in flight"
+            << std::endl;
+  http.stop();
+  std::cout << "hanko: stopped" << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  std::string cmd = argv[1];
+  try {
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+      std::cout << kUsage;
+      return kExitOk;
+    }
+    if (cmd == "version" || cmd == "--version") {
+      std::cout << "hanko 0.1.0\n";
+      return kExitOk;
+    }
+    if (cmd == "dev-pki") return cmd_dev_pki(argc, argv);
+    if (cmd == "tsa-server") return cmd_tsa_server(argc, argv);
+    if (cmd == "sign") return cmd_sign(argc, argv);
+    if (cmd == "verify") return cmd_verify(argc, argv);
+    if (cmd == "canonicalize") return cmd_canonicalize(argc, argv);
+    if (cmd == "serve") return cmd_serve(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "hanko: internal error: " << e.what() << "\n";
+    return kExitInternal;
+  }
+  return usage_error("unknown command '" + cmd + "'");
+}
+
+}  // namespace hanko::server

@@ -1,0 +1,379 @@
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/URI.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "hanko/certstore/dev_pki.h"
+#include "hanko/certstore/trust_store.h"
+#include "hanko/common/json.h"
+#include "hanko/server/service.h"
+#include "hanko/signer/bundle.h"
+#include "hanko/signer/canonical.h"
+#include "hanko/store/database.h"
+#include "hanko/tsa_client/dev_tsa.h"
+#include "hanko/tsa_client/timestamp_source.h"
+#include "hanko/verifier/verifier.h"
+
+namespace hanko::server {
+
+namespace fs = std::filesystem;
+
+struct Service::Impl {
+  ServiceConfig config;
+  const Clock& clock;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<signer::SigningKey> key;
+  certstore::TrustStore trust;
+  std::optional<certstore::TrustStore> tsa_trust;
+  std::unique_ptr<tsa::DevTsa> dev_tsa;
+  std::unique_ptr<tsa::TimestampSource> tsa;
+  const signer::Canonicalizer* canonicalizer = nullptr;
+  signer::Level level = signer::Level::B_T;
+  std::vector<std::string> notes;
+
+  Impl(ServiceConfig c, const Clock& clk, certstore::TrustStore t) : config(std::move(c)), clock(clk), trust(std::move(t)) {}
+};
+
+namespace {
+
+/** Query parameter `name` from a raw query string (URL-decoded). */
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  try {
+    Poco::URI uri("/?" + std::string(query));
+    for (const auto& [k, v] : uri.getQueryParameters()) {
+      if (k == name) {
+        return v;
+      }
+    }
+  } catch (const Poco::Exception&) {
+  }
+  return std::nullopt;
+}
+
+bool is_fhir_json(std::string_view content_type) {
+  std::string_view base = content_type.substr(0, content_type.find(';'));
+  while (!base.empty() && base.back() == ' ') {
+    base.remove_suffix(1);
+  }
+  return base == "application/fhir+json" || base == "application/json";
+}
+
+HttpAnswer json_answer(int status, const json::Value& v, std::string content_type = "application/json") {
+  HttpAnswer a;
+  a.status = status;
+  a.content_type = std::move(content_type);
+  a.body = json::serialize(v, 2);
+  a.body.push_back('\n');
+  return a;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Service>> Service::create(const ServiceConfig& config, const Clock& clock) {
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec) {
+    return fail(Errc::io, "cannot create the data directory " + config.data_dir.string() + ": " + ec.message());
+  }
+  std::vector<std::string> notes;
+  auto db = store::Database::open_sqlite(config.data_dir / "hanko.db");
+  if (!db) {
+    return std::unexpected(db.error());
+  }
+  notes.push_back("database: SQLite " + (config.data_dir / "hanko.db").string());
+  std::optional<certstore::DevPki> pki;
+  if (config.dev) {
+    fs::path pki_dir = config.data_dir / "dev-pki";
+    if (fs::exists(pki_dir / "manifest.json")) {
+      auto loaded = certstore::load_dev_pki(pki_dir);
+      if (!loaded) {
+        return std::unexpected(loaded.error());
+      }
+      pki = std::move(*loaded);
+      notes.push_back("DEVELOPMENT MODE: using the development PKI in " + pki_dir.string());
+    } else {
+      auto made = certstore::generate_dev_pki(pki_dir, clock.now());
+      if (!made) {
+        return std::unexpected(made.error());
+      }
+      pki = std::move(*made);
+      notes.push_back("DEVELOPMENT MODE: created a development PKI in " + pki_dir.string() +
+                      " (development only, never for real prescriptions)");
+    }
+  }
+  fs::path trust_dir = !config.trust_dir.empty() ? config.trust_dir : (pki ? pki->trust_dir : fs::path());
+  auto trust = certstore::TrustStore::load_dir(trust_dir);
+  if (!trust) {
+    return fail(trust.error().code, "trust.dir: " + trust.error().message);
+  }
+  auto impl = std::make_unique<Impl>(config, clock, std::move(*trust));
+  impl->db = std::move(*db);
+  notes.push_back("trust anchors: " + trust_dir.string() + " (" + std::to_string(impl->trust.anchor_count()) + ")");
+  if (!config.tsa_trust_dir.empty()) {
+    auto t = certstore::TrustStore::load_dir(config.tsa_trust_dir);
+    if (!t) {
+      return fail(t.error().code, "trust.tsaDir: " + t.error().message);
+    }
+    impl->tsa_trust = std::move(*t);
+  }
+  // The signer.
+  if (!config.signer_cert.empty()) {
+    auto key = signer::PemSigningKey::load(config.signer_cert, config.signer_key, config.signer_chain);
+    if (!key) {
+      return fail(key.error().code, "signer.cert/signer.key: " + key.error().message);
+    }
+    impl->key = std::move(*key);
+  } else if (pki) {
+    const auto& doctor = pki->get("doctor");
+    auto key = signer::PemSigningKey::load(doctor.cert.string(), doctor.key.string(), doctor.chain.string());
+    if (!key) {
+      return std::unexpected(key.error());
+    }
+    impl->key = std::move(*key);
+    notes.push_back("DEVELOPMENT MODE: signing with the development doctor key " + doctor.cert.string());
+  } else {
+    return fail(Errc::invalid_argument, "no signer configured (signer.cert, signer.key)");
+  }
+  // The TSA.
+  if (!config.tsa_url.empty()) {
+    HttpOptions http;
+    http.total_timeout = std::chrono::milliseconds(config.tsa_timeout_ms);
+    impl->tsa = std::make_unique<tsa::HttpTsaClient>(config.tsa_url, http);
+    notes.push_back("TSA: " + config.tsa_url);
+  } else if (pki) {
+    const auto& t = pki->get("tsa");
+    auto dev = tsa::DevTsa::load(t.cert.string(), t.key.string(), t.chain.string(), clock);
+    if (!dev) {
+      return std::unexpected(dev.error());
+    }
+    impl->dev_tsa = std::move(*dev);
+    impl->tsa = std::make_unique<tsa::InProcessTsa>(*impl->dev_tsa);
+    notes.push_back("DEVELOPMENT MODE: timestamps from the in-process development TSA (not an accredited TSA)");
+  }
+  impl->canonicalizer = signer::canonicalizer_by_name(config.canonicalization);
+  impl->level = *signer::level_from_name(config.default_level);
+  if (impl->level == signer::Level::B_T && !impl->tsa) {
+    return fail(Errc::invalid_argument, "signing.level is B-T but no tsa.url is configured");
+  }
+  impl->notes = std::move(notes);
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+Service::Service(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Service::~Service() = default;
+
+const ServiceConfig& Service::config() const { return m_impl->config; }
+std::vector<std::string> Service::describe() const { return m_impl->notes; }
+
+HttpAnswer Service::health() const {
+  return json_answer(200, json::Value(json::Object{{"status", json::Value("ok")}}));
+}
+
+HttpAnswer Service::sign(std::string_view content_type, std::string_view body, std::string_view query) {
+  if (!is_fhir_json(content_type)) {
+    return operation_outcome(415, "not-supported",
+                             "Content-Type must be application/fhir+json (got '" + std::string(content_type) + "')");
+  }
+  signer::SignOptions opts;
+  opts.level = m_impl->level;
+  if (auto l = query_param(query, "level")) {
+    auto parsed = signer::level_from_name(*l);
+    if (!parsed) {
+      return operation_outcome(400, "invalid", "level must be B-B or B-T (got '" + *l + "')");
+    }
+    opts.level = *parsed;
+  }
+  if (auto r = query_param(query, "replace")) {
+    opts.replace = (*r == "true" || *r == "1");
+  }
+  if (opts.level == signer::Level::B_T && !m_impl->tsa) {
+    return operation_outcome(503, "transient", "no timestamp authority is configured for B-T");
+  }
+  opts.canonicalizer = m_impl->canonicalizer;
+  opts.signature_type = m_impl->config.signature_type;
+  auto bundle = signer::parse_document_bundle(body, m_impl->config.max_body_bytes);
+  if (!bundle) {
+    return error_answer(bundle.error());
+  }
+  opts.signing_time = m_impl->clock.now();
+  auto signed_bundle = signer::sign_bundle(std::move(*bundle), *m_impl->key, m_impl->tsa.get(), opts);
+  if (!signed_bundle) {
+    const Error& e = signed_bundle.error();
+    if (e.code == Errc::network || e.code == Errc::remote_rejected) {
+      Error tsa_error{e.code, "timestamp authority " + m_impl->tsa->describe() + ": " + e.message};
+      return error_answer(tsa_error);
+    }
+    return error_answer(e);
+  }
+  return json_answer(200, signed_bundle->bundle, "application/fhir+json");
+}
+
+HttpAnswer Service::verify(std::string_view content_type, std::string_view body, std::string_view query) {
+  if (!is_fhir_json(content_type)) {
+    return operation_outcome(415, "not-supported",
+                             "Content-Type must be application/fhir+json (got '" + std::string(content_type) + "')");
+  }
+  TimePoint at = m_impl->clock.now();
+  if (auto a = query_param(query, "at")) {
+    auto t = parse_rfc3339(*a);
+    if (!t) {
+      return operation_outcome(400, "invalid", "at must be an RFC 3339 time such as 2026-01-16T09:30:00Z");
+    }
+    at = *t;
+  }
+  auto bundle = json::parse(body, {.max_depth = 128, .max_bytes = m_impl->config.max_body_bytes});
+  if (!bundle) {
+    return operation_outcome(400, "invalid", "the body is not valid JSON: " + bundle.error().message);
+  }
+  verifier::VerifyOptions opts;
+  opts.signature_trust = &m_impl->trust;
+  opts.tsa_trust = m_impl->tsa_trust ? &*m_impl->tsa_trust : &m_impl->trust;
+  opts.validation_time = at;
+  auto report = verifier::verify_bundle(*bundle, opts);
+  if (!report) {
+    return error_answer(report.error());
+  }
+  return json_answer(200, verifier::to_json(*report));
+}
+
+// --- HTTP --------------------------------------------------------------------
+
+namespace {
+
+class Handler final : public Poco::Net::HTTPRequestHandler {
+ public:
+  Handler(Service& s, std::size_t max_body) : m_service(s), m_max_body(max_body) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+    HttpAnswer a;
+    try {
+      a = route(req);
+    } catch (const std::exception& e) {
+      a = operation_outcome(500, "exception", std::string("internal error: ") + e.what());
+    }
+    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status));
+    resp.setContentType(a.content_type);
+    for (const auto& [k, v] : a.headers) {
+      resp.set(k, v);
+    }
+    resp.setContentLength(static_cast<std::streamsize>(a.body.size()));
+    resp.send().write(a.body.data(), static_cast<std::streamsize>(a.body.size()));
+  }
+
+ private:
+  HttpAnswer route(Poco::Net::HTTPServerRequest& req) {
+    Poco::URI uri(req.getURI());
+    const std::string& path = uri.getPath();
+    const std::string query = uri.getRawQuery();
+    const std::string& method = req.getMethod();
+    if (path == "/healthz") {
+      if (method != "GET") {
+        return method_not_allowed("GET");
+      }
+      return m_service.health();
+    }
+    if (path == "/v1/sign" || path == "/v1/verify") {
+      if (method != "POST") {
+        return method_not_allowed("POST");
+      }
+      std::string body;
+      if (!read_body(req, body)) {
+        return operation_outcome(413, "too-costly",
+                                 "the body is larger than server.maxBodyBytes (" + std::to_string(m_max_body) + " bytes)");
+      }
+      const std::string content_type = req.getContentType();
+      return path == "/v1/sign" ? m_service.sign(content_type, body, query) : m_service.verify(content_type, body, query);
+    }
+    return operation_outcome(404, "not-found", "no such endpoint: " + path);
+  }
+
+  static HttpAnswer method_not_allowed(const char* allow) {
+    auto a = operation_outcome(405, "not-supported", std::string("method not allowed; use ") + allow);
+    a.headers.emplace_back("Allow", allow);
+    return a;
+  }
+
+  bool read_body(Poco::Net::HTTPServerRequest& req, std::string& body) const {
+    if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(m_max_body)) {
+      return false;
+    }
+    std::istream& in = req.stream();
+    char buf[65536];
+    while (in) {
+      in.read(buf, sizeof buf);
+      auto n = static_cast<std::size_t>(in.gcount());
+      if (body.size() + n > m_max_body) {
+        return false;
+      }
+      body.append(buf, n);
+    }
+    return true;
+  }
+
+  Service& m_service;
+  std::size_t m_max_body;
+};
+
+class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  Factory(Service& s, std::size_t max_body) : m_service(s), m_max_body(max_body) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    return new Handler(m_service, m_max_body);  // Poco takes ownership
+  }
+
+ private:
+  Service& m_service;
+  std::size_t m_max_body;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Service& service;
+  ServiceConfig config;
+  std::unique_ptr<Poco::Net::HTTPServer> server;
+  std::uint16_t port = 0;
+};
+
+HttpServer::HttpServer(Service& service, const ServiceConfig& config)
+    : m_impl(std::make_unique<Impl>(Impl{service, config, nullptr, 0})) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Result<void> HttpServer::start() {
+  try {
+    Poco::Net::SocketAddress addr(m_impl->config.listen_host, m_impl->config.listen_port);
+    Poco::Net::ServerSocket socket(addr);
+    m_impl->port = socket.address().port();
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(m_impl->config.max_threads);
+    params->setMaxQueued(m_impl->config.max_queued);
+    params->setKeepAlive(true);
+    m_impl->server = std::make_unique<Poco::Net::HTTPServer>(
+        new Factory(m_impl->service, m_impl->config.max_body_bytes), socket, params);
+    m_impl->server->start();
+  } catch (const Poco::Exception& e) {
+    return fail(Errc::io, "cannot listen on " + m_impl->config.listen_host + ":" +
+                              std::to_string(m_impl->config.listen_port) + ": " + e.displayText());
+  }
+  return {};
+}
+
+void HttpServer::stop() {
+  if (m_impl && m_impl->server) {
+    m_impl->server->stopAll(false);
+    m_impl->server.reset();
+  }
+}
+
+std::uint16_t HttpServer::port() const { return m_impl->port; }
+
+}  // namespace hanko::server

@@ -1,0 +1,476 @@
+#include "hanko/verifier/verifier.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+
+#include "hanko/certstore/cert_info.h"
+#include "hanko/common/base64.h"
+#include "hanko/common/digest.h"
+#include "hanko/signer/bundle.h"
+#include "hanko/signer/canonical.h"
+#include "hanko/signer/jades.h"
+#include "hanko/signer/signing_key.h"
+#include "hanko/tsa_client/token.h"
+
+namespace hanko::verifier {
+
+namespace {
+
+using certstore::ChainStatus;
+
+CertificateInfo cert_info(const X509* cert) {
+  auto s = certstore::summarize(cert);
+  return CertificateInfo{s.subject, s.issuer, s.serial_hex, s.sha256_hex, s.not_before, s.not_after};
+}
+
+void add_check(SignatureReport& r, std::string name, BlockIndication result, std::string message) {
+  r.checks.push_back(CheckResult{std::move(name), result, std::move(message)});
+}
+
+/** Ends validation of one signature with an indication. */
+void conclude(SignatureReport& r, Indication ind, SubIndication sub, std::string error = {}) {
+  r.indication = ind;
+  r.sub_indication = sub;
+  if (!error.empty()) {
+    r.errors.push_back(std::move(error));
+  }
+}
+
+/** Verifies a JWS signature value with the certificate's public key (algorithm from the allow-list). */
+bool verify_signature_value(signer::JwsAlg alg, const X509* cert, std::string_view input, ByteView sig,
+                            std::string& why) {
+  EVP_PKEY* pub = X509_get0_pubkey(cert);
+  if (pub == nullptr) {
+    why = "the signer's public key cannot be read";
+    clear_openssl_errors();
+    return false;
+  }
+  int id = EVP_PKEY_get_base_id(pub);
+  Bytes der_sig;
+  ByteView to_check = sig;
+  if (alg == signer::JwsAlg::RS256) {
+    if (id != EVP_PKEY_RSA) {
+      why = "alg RS256 but the certificate's key is not RSA";
+      return false;
+    }
+  } else {
+    if (id != EVP_PKEY_EC) {
+      why = "alg ES256 but the certificate's key is not EC";
+      return false;
+    }
+    if (sig.size() != 64) {
+      why = "an ES256 signature is 64 bytes (R||S)";
+      return false;
+    }
+    auto der = signer::ecdsa_raw_to_der(sig);
+    if (!der) {
+      why = der.error().message;
+      return false;
+    }
+    der_sig = std::move(*der);
+    to_check = der_sig;
+  }
+  ossl::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pub) != 1) {
+    why = openssl_error(Errc::crypto, "cannot start verification").message;
+    return false;
+  }
+  int rc = EVP_DigestVerify(ctx.get(), to_check.data(), to_check.size(),
+                            reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  clear_openssl_errors();
+  if (rc != 1) {
+    why = "the signature value does not verify with the signer's public key over the canonical document";
+    return false;
+  }
+  return true;
+}
+
+std::optional<TimePoint> claimed_time(const json::Value& header, SignatureReport& r) {
+  if (const json::Value* iat = header.find("iat")) {
+    if (iat->is_number()) {
+      const std::string& lit = iat->as_number().literal;
+      try {
+        std::size_t pos = 0;
+        long long v = std::stoll(lit, &pos);
+        if (pos == lit.size()) {
+          // NumericDate is seconds (RFC 7519); some producers write milliseconds.
+          if (v > 100000000000LL) {
+            r.warnings.push_back("iat looks like milliseconds, read as such");
+            return from_unix(v / 1000);
+          }
+          return from_unix(v);
+        }
+      } catch (...) {
+      }
+    }
+    r.warnings.push_back("iat is not an integer NumericDate; ignored");
+  }
+  if (const std::string* sig_t = header.find_string("sigT")) {
+    if (auto t = parse_rfc3339(*sig_t)) {
+      return t;
+    }
+    r.warnings.push_back("sigT is not an RFC 3339 time; ignored");
+  }
+  return std::nullopt;
+}
+
+SubIndication chain_sub_indication(ChainStatus s) {
+  switch (s) {
+    case ChainStatus::no_chain_found: return SubIndication::no_certificate_chain_found;
+    case ChainStatus::expired:
+    case ChainStatus::not_yet_valid: return SubIndication::out_of_bounds_no_poe;
+    case ChainStatus::revoked: return SubIndication::revoked_no_poe;
+    case ChainStatus::constraints_failure: return SubIndication::chain_constraints_failure;
+    default: return SubIndication::certificate_chain_general_failure;
+  }
+}
+
+void validate_signature(const json::Value& bundle, const json::Value& sig_el, const VerifyOptions& opts,
+                        SignatureReport& r, ValidationReport& report) {
+  // --- Format -------------------------------------------------------------
+  const std::string* sig_format = sig_el.find_string("sigFormat");
+  if (sig_format != nullptr && *sig_format != "application/jose") {
+    conclude(r, Indication::total_failed, SubIndication::format_failure,
+             "sigFormat " + *sig_format + " is not supported for a JSON Bundle (expected application/jose)");
+    return;
+  }
+  if (const json::Value* who = sig_el.find("who")) {
+    if (const std::string* ref = who->find_string("reference")) {
+      r.who = *ref;
+    } else if (const std::string* d = who->find_string("display")) {
+      r.who = *d;
+    }
+  }
+  const std::string* data = sig_el.find_string("data");
+  if (data == nullptr) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure, "Bundle.signature.data is missing");
+    return;
+  }
+  auto jws_bytes = base64_decode(*data);
+  if (!jws_bytes) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure, "Bundle.signature.data is not base64");
+    return;
+  }
+  auto jws = signer::parse_jws(to_string(*jws_bytes));
+  if (!jws) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure, jws.error().message);
+    return;
+  }
+  r.format = jws->json_serialization ? "JAdES-BASELINE-B" : "JAdES-BASELINE-B";
+  const json::Value& header = jws->header;
+  if (!jws->payload_b64.empty()) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure,
+             "the JWS carries a payload; a FHIR signature is detached (RFC 7515 Appendix F)");
+    return;
+  }
+  if (const json::Value* crit = header.find("crit")) {
+    // RFC 7515 4.1.11: every name in crit must be understood, or the JWS is invalid.
+    static const std::array<std::string_view, 3> understood = {"iat", "sigT", "srCms"};
+    if (!crit->is_array() || crit->as_array().empty()) {
+      conclude(r, Indication::total_failed, SubIndication::format_failure, "crit is not a non-empty array");
+      return;
+    }
+    for (const auto& c : crit->as_array()) {
+      if (!c.is_string() || std::find(understood.begin(), understood.end(), c.as_string()) == understood.end() ||
+          header.find(c.as_string()) == nullptr) {
+        conclude(r, Indication::total_failed, SubIndication::format_failure,
+                 "crit names a header parameter hanko does not process: " +
+                     (c.is_string() ? c.as_string() : std::string("(not a string)")));
+        return;
+      }
+    }
+  }
+  // --- Algorithm allow-list ----------------------------------------------
+  const std::string* alg_name = header.find_string("alg");
+  if (alg_name == nullptr) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure, "the JWS header has no alg");
+    return;
+  }
+  r.algorithm = *alg_name;
+  auto alg = signer::jws_alg_from_name(*alg_name);
+  if (!alg) {
+    conclude(r, Indication::indeterminate, SubIndication::crypto_constraints_failure,
+             "algorithm " + *alg_name + " is not on the allow-list (RS256, ES256)");
+    return;
+  }
+  if (const json::Value* sr = header.find("srCms"); sr != nullptr && sr->is_array()) {
+    for (const auto& cm : sr->as_array()) {
+      if (const json::Value* ci = cm.find("commId")) {
+        const std::string* id = ci->is_string() ? &ci->as_string() : ci->find_string("id");
+        if (id != nullptr) {
+          r.signature_type = id->starts_with(signer::kUrnOid) ? id->substr(signer::kUrnOid.size()) : *id;
+        }
+      }
+    }
+  }
+  r.claimed_signing_time = claimed_time(header, r);
+  if (!r.claimed_signing_time) {
+    r.warnings.push_back("no claimed signing time (iat or sigT) in the protected header");
+  }
+  // --- Signed data: the #document canonical bytes ------------------------
+  const std::string* tf = sig_el.find_string("targetFormat");
+  const signer::Canonicalizer* canon = &signer::jcs();
+  if (tf != nullptr) {
+    r.target_format = *tf;
+    canon = signer::canonicalizer_for_target_format(*tf);
+    if (canon == nullptr) {
+      conclude(r, Indication::total_failed, SubIndication::format_failure,
+               "targetFormat " + *tf + " names a canonicalization hanko does not know");
+      return;
+    }
+  } else {
+    r.target_format = std::string(signer::jcs().target_format());
+    r.warnings.push_back("no targetFormat: the document was canonicalized with JCS (RFC 8785)");
+  }
+  auto canonical = signer::canonical_document(bundle, *canon);
+  if (!canonical) {
+    conclude(r, Indication::indeterminate, SubIndication::signed_data_not_found,
+             "the signed document cannot be canonicalized: " + canonical.error().message);
+    return;
+  }
+  report.document_sha256 = hex(sha256(*canonical));
+  // --- Signing certificate identification --------------------------------
+  const json::Value* x5c = header.find("x5c");
+  if (x5c == nullptr || !x5c->is_array() || x5c->as_array().empty()) {
+    conclude(r, Indication::indeterminate, SubIndication::no_signing_certificate_found,
+             "the JWS header carries no x5c certificate chain");
+    return;
+  }
+  std::vector<ossl::X509Ptr> certs;
+  for (const auto& c : x5c->as_array()) {
+    auto der = c.is_string() ? base64_decode(c.as_string()) : std::nullopt;
+    ossl::X509Ptr cert = der ? ossl::x509_from_der(*der) : nullptr;
+    if (!cert) {
+      conclude(r, Indication::indeterminate, SubIndication::no_signing_certificate_found,
+               "an x5c entry is not a base64 DER certificate");
+      return;
+    }
+    certs.push_back(std::move(cert));
+  }
+  const X509* leaf = certs.front().get();
+  r.signer = cert_info(leaf);
+  if (const std::string* t = header.find_string("x5t#S256")) {
+    auto want = base64url_decode(*t);
+    if (!want || !ct_equal(*want, ossl::cert_sha256(leaf))) {
+      conclude(r, Indication::indeterminate, SubIndication::no_signing_certificate_found,
+               "x5t#S256 does not match the first x5c certificate");
+      return;
+    }
+    add_check(r, "signing-certificate-reference", BlockIndication::passed, "x5t#S256 matches the signer certificate");
+  } else {
+    r.warnings.push_back("no x5t#S256: the signing certificate is not bound by a digest in the protected header");
+  }
+  // --- Signature value ----------------------------------------------------
+  std::string why;
+  if (!verify_signature_value(*alg, leaf, signer::signing_input(jws->protected_b64, *canonical), jws->signature,
+                              why)) {
+    add_check(r, "signature-value", BlockIndication::failed, why);
+    conclude(r, Indication::total_failed, SubIndication::sig_crypto_failure,
+             why + " (the document, the header or the signature was changed after signing)");
+    return;
+  }
+  add_check(r, "signature-value", BlockIndication::passed,
+            std::string(*alg_name) + " signature verifies over the " + std::string(canon->name()) +
+                " canonical document");
+  // --- HPKI attributes ----------------------------------------------------
+  r.non_repudiation = certstore::has_non_repudiation(leaf);
+  r.policies = certstore::policy_oids(leaf);
+  if (auto role = certstore::hc_role(leaf); role) {
+    r.role = *role;
+    if (!r.role) {
+      r.warnings.push_back("the signer certificate carries no hcRole: the qualification is not electronically verifiable");
+    }
+  } else {
+    r.warnings.push_back("the hcRole extension is malformed: " + role.error().message);
+  }
+  // --- Timestamps: proof of existence of the signature value --------------
+  bool has_tst = false;
+  const certstore::TrustStore& tsa_trust = opts.tsa_trust != nullptr ? *opts.tsa_trust : *opts.signature_trust;
+  for (const auto& item : jws->etsi_u) {
+    const json::Value* sig_tst = item.find("sigTst");
+    if (sig_tst == nullptr) {
+      r.warnings.push_back("an etsiU item hanko does not process was ignored");
+      continue;
+    }
+    const json::Value* tokens = sig_tst->find("tstTokens");
+    if (tokens == nullptr || !tokens->is_array() || tokens->as_array().size() != 1) {
+      conclude(r, Indication::total_failed, SubIndication::format_failure, "sigTst must hold exactly one token");
+      return;
+    }
+    has_tst = true;
+    TimestampReport ts;
+    const std::string* val = tokens->as_array().front().find_string("val");
+    auto der = val != nullptr ? base64_decode(*val) : std::nullopt;
+    if (!der) {
+      ts.indication = BlockIndication::failed;
+      ts.sub_indication = SubIndication::format_failure;
+      ts.message = "the timestamp token is not base64";
+      r.timestamps.push_back(std::move(ts));
+      continue;
+    }
+    auto v = tsa::verify_token(*der, as_bytes(jws->signature_b64), tsa_trust, opts.validation_time);
+    if (v.info) {
+      ts.gen_time = v.info->gen_time;
+      ts.serial_number = v.info->serial_hex;
+      ts.policy = v.info->policy_oid;
+      if (v.info->tsa_cert) {
+        ts.tsa = cert_info(v.info->tsa_cert.get());
+      }
+    }
+    ts.message = v.message;
+    switch (v.status) {
+      case tsa::TokenStatus::ok: ts.indication = BlockIndication::passed; break;
+      case tsa::TokenStatus::imprint_mismatch:
+        ts.indication = BlockIndication::failed;
+        ts.sub_indication = SubIndication::hash_failure;
+        break;
+      case tsa::TokenStatus::signature_invalid:
+      case tsa::TokenStatus::signer_mismatch:
+        ts.indication = BlockIndication::failed;
+        ts.sub_indication = SubIndication::sig_crypto_failure;
+        break;
+      case tsa::TokenStatus::chain_failure:
+        ts.indication = BlockIndication::indeterminate;
+        ts.sub_indication = chain_sub_indication(v.chain.status);
+        break;
+      case tsa::TokenStatus::malformed:
+        ts.indication = BlockIndication::failed;
+        ts.sub_indication = SubIndication::format_failure;
+        break;
+    }
+    if (ts.indication == BlockIndication::passed && ts.gen_time) {
+      if (!r.best_signature_time || *ts.gen_time < *r.best_signature_time) {
+        r.best_signature_time = ts.gen_time;
+      }
+    } else {
+      r.warnings.push_back("the signature timestamp is not valid and gives no proof of existence: " + ts.message);
+    }
+    r.timestamps.push_back(std::move(ts));
+  }
+  r.format = has_tst ? "JAdES-BASELINE-T" : "JAdES-BASELINE-B";
+  if (r.claimed_signing_time && r.best_signature_time && *r.claimed_signing_time > *r.best_signature_time + std::chrono::minutes(5)) {
+    r.warnings.push_back("the claimed signing time is after the signature timestamp");
+  }
+  // --- X.509 validation at the validation time ---------------------------
+  std::vector<const X509*> untrusted;
+  for (std::size_t i = 1; i < certs.size(); ++i) {
+    untrusted.push_back(certs[i].get());
+  }
+  auto chain = opts.signature_trust->verify(leaf, untrusted, opts.validation_time, certstore::Purpose::signature);
+  auto record_chain = [&](const certstore::ChainResult& c) {
+    r.chain.clear();
+    for (const auto& cc : c.chain) {
+      r.chain.push_back(cert_info(cc.get()));
+    }
+  };
+  record_chain(chain);
+  if (chain.status != ChainStatus::ok) {
+    bool recovered = false;
+    // Past certificate validation (EN 319 102-1 5.6.2.1): with a POE before
+    // the problem arose, validate the chain at the POE time instead.
+    if (r.best_signature_time &&
+        (chain.status == ChainStatus::expired || chain.status == ChainStatus::revoked ||
+         chain.status == ChainStatus::not_yet_valid)) {
+      TimePoint poe = *r.best_signature_time;
+      auto past = opts.signature_trust->verify(leaf, untrusted, poe, certstore::Purpose::signature);
+      // A CRL lists a certificate whatever the time asked about: a revocation
+      // dated after the POE does not affect a signature that existed before it.
+      bool revoked_later = past.status == ChainStatus::revoked && chain.status == ChainStatus::revoked &&
+                           chain.revocation_time && poe < *chain.revocation_time;
+      if (past.status == ChainStatus::ok || revoked_later) {
+        if (chain.status == ChainStatus::revoked && chain.revocation_time && *chain.revocation_time <= poe) {
+          record_chain(past);
+          add_check(r, "certificate-chain", BlockIndication::failed, chain.message);
+          conclude(r, Indication::total_failed, SubIndication::revoked,
+                   "the signer certificate was revoked at " + format_rfc3339(*chain.revocation_time) +
+                       ", before the signature existed (" + format_rfc3339(poe) + ")");
+          return;
+        }
+        record_chain(past);
+        add_check(r, "certificate-chain", BlockIndication::passed,
+                  "the chain was valid at the signature timestamp " + format_rfc3339(poe) + " (" + chain.message +
+                      " at the validation time)");
+        r.warnings.push_back(chain.message + " at the validation time; valid when the signature was timestamped");
+        recovered = true;
+      } else if (past.status == ChainStatus::not_yet_valid && chain.status != ChainStatus::revoked) {
+        add_check(r, "certificate-chain", BlockIndication::failed, past.message);
+        conclude(r, Indication::total_failed, SubIndication::not_yet_valid,
+                 "the signature was timestamped at " + format_rfc3339(poe) +
+                     ", before the signer certificate became valid");
+        return;
+      }
+    }
+    if (!recovered) {
+      add_check(r, "certificate-chain", chain.status == ChainStatus::no_chain_found ? BlockIndication::indeterminate
+                                                                                     : BlockIndication::indeterminate,
+                chain.message);
+      SubIndication sub = chain_sub_indication(chain.status);
+      std::string msg = chain.message;
+      if (chain.status == ChainStatus::no_chain_found) {
+        msg = "the signer certificate (" + r.signer->subject + ", issued by " + r.signer->issuer +
+              ") does not chain to a configured trust anchor: " + chain.message;
+      } else if (chain.status == ChainStatus::expired && !has_tst) {
+        msg = chain.message + "; the signature has no timestamp from before the expiry (no proof of existence)";
+      } else if (chain.status == ChainStatus::expired) {
+        msg = chain.message + "; no valid timestamp from before the expiry";
+      }
+      conclude(r, Indication::indeterminate, sub, msg);
+      return;
+    }
+  } else {
+    add_check(r, "certificate-chain", BlockIndication::passed,
+              "chains to the trust anchor " + (r.chain.empty() ? std::string() : r.chain.back().subject) + " at " +
+                  format_rfc3339(opts.validation_time));
+  }
+  // --- Signing certificate constraints (HPKI: nonRepudiation) ------------
+  if (!r.non_repudiation) {
+    add_check(r, "key-usage", BlockIndication::failed,
+              "the signer certificate's keyUsage lacks nonRepudiation (contentCommitment)");
+    conclude(r, Indication::indeterminate, SubIndication::chain_constraints_failure,
+             "the signer certificate is not a signing (non-repudiation) certificate");
+    return;
+  }
+  add_check(r, "key-usage", BlockIndication::passed, "keyUsage includes nonRepudiation");
+  conclude(r, Indication::total_passed, SubIndication::none);
+}
+
+}  // namespace
+
+Result<ValidationReport> verify_bundle(const json::Value& bundle, const VerifyOptions& options) {
+  if (options.signature_trust == nullptr) {
+    return fail(Errc::invalid_argument, "verification needs trust anchors");
+  }
+  if (auto ok = signer::check_document_bundle(bundle); !ok) {
+    return std::unexpected(ok.error());
+  }
+  const json::Value* sig = bundle.find("signature");
+  if (sig == nullptr) {
+    return fail(Errc::no_signature, "the Bundle carries no signature (Bundle.signature is absent)");
+  }
+  ValidationReport report;
+  report.validation_time = options.validation_time;
+  report.document_identifier = signer::bundle_identifier(bundle);
+  SignatureReport r;
+  r.id = "signature-1";
+  r.format = "unknown";
+  if (!sig->is_object()) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure, "Bundle.signature is not an object");
+  } else {
+    validate_signature(bundle, *sig, options, r, report);
+  }
+  report.indication = r.indication;
+  report.sub_indication = r.sub_indication;
+  report.signatures.push_back(std::move(r));
+  return report;
+}
+
+Result<ValidationReport> verify_bundle_text(std::string_view text, const VerifyOptions& options) {
+  auto v = json::parse(text);
+  if (!v) {
+    return fail(Errc::invalid_argument, "the body is not valid JSON: " + v.error().message);
+  }
+  return verify_bundle(*v, options);
+}
+
+}  // namespace hanko::verifier
