@@ -286,8 +286,10 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
       }
       std::string body;
       if (!read_body(req, body)) {
-        return operation_outcome(413, "too-costly",
-                                 "the body is larger than server.maxBodyBytes (" + std::to_string(m_max_body) + " bytes)");
+        auto a = operation_outcome(413, "too-costly",
+                                   "the body is larger than server.maxBodyBytes (" + std::to_string(m_max_body) + " bytes)");
+        a.headers.emplace_back("Connection", "close");
+        return a;
       }
       const std::string content_type = req.getContentType();
       return path == "/v1/sign" ? m_service.sign(content_type, body, query) : m_service.verify(content_type, body, query);
@@ -302,20 +304,32 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
   }
 
   bool read_body(Poco::Net::HTTPServerRequest& req, std::string& body) const {
+    std::istream& in = req.stream();
     if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(m_max_body)) {
+      // Drain a bounded amount so that the client reads our 413 instead of a reset.
+      drain(in, m_max_body + (1u << 20));
       return false;
     }
-    std::istream& in = req.stream();
     char buf[65536];
     while (in) {
       in.read(buf, sizeof buf);
       auto n = static_cast<std::size_t>(in.gcount());
       if (body.size() + n > m_max_body) {
+        drain(in, 1u << 20);
         return false;
       }
       body.append(buf, n);
     }
     return true;
+  }
+
+  static void drain(std::istream& in, std::size_t limit) {
+    char buf[65536];
+    std::size_t total = 0;
+    while (in && total < limit) {
+      in.read(buf, sizeof buf);
+      total += static_cast<std::size_t>(in.gcount());
+    }
   }
 
   Service& m_service;

@@ -378,15 +378,15 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
       // dated after the POE does not affect a signature that existed before it.
       bool revoked_later = past.status == ChainStatus::revoked && chain.status == ChainStatus::revoked &&
                            chain.revocation_time && poe < *chain.revocation_time;
+      if (chain.status == ChainStatus::revoked && chain.revocation_time && *chain.revocation_time <= poe) {
+        // Proof that the signature was made after the revocation: EN 319 102-1 REVOKED.
+        add_check(r, "certificate-chain", BlockIndication::failed, chain.message);
+        conclude(r, Indication::total_failed, SubIndication::revoked,
+                 "the signer certificate was revoked at " + format_rfc3339(*chain.revocation_time) +
+                     ", before the signature existed (timestamped " + format_rfc3339(poe) + ")");
+        return;
+      }
       if (past.status == ChainStatus::ok || revoked_later) {
-        if (chain.status == ChainStatus::revoked && chain.revocation_time && *chain.revocation_time <= poe) {
-          record_chain(past);
-          add_check(r, "certificate-chain", BlockIndication::failed, chain.message);
-          conclude(r, Indication::total_failed, SubIndication::revoked,
-                   "the signer certificate was revoked at " + format_rfc3339(*chain.revocation_time) +
-                       ", before the signature existed (" + format_rfc3339(poe) + ")");
-          return;
-        }
         record_chain(past);
         add_check(r, "certificate-chain", BlockIndication::passed,
                   "the chain was valid at the signature timestamp " + format_rfc3339(poe) + " (" + chain.message +

@@ -1,0 +1,153 @@
+// The hanko command line: exit codes and one-line reasons, run as a process.
+#include <sys/wait.h>
+
+#include "fixture.h"
+
+namespace hanko::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+/** Runs build/bin/hanko with arguments (already shell-quoted), stdin closed. */
+Run run(const std::string& args) {
+  static int n = 0;
+  fs::path dir = temp_dir("cli-run-" + std::to_string(++n));
+  std::string cmd = "'" + hanko_binary().string() + "' " + args + " </dev/null >'" + (dir / "out").string() + "' 2>'" +
+                    (dir / "err").string() + "'";
+  int status = std::system(cmd.c_str());
+  Run r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(dir / "out");
+  r.err = read_text(dir / "err");
+  return r;
+}
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+class Cli : public EndToEnd {
+ protected:
+  void SetUp() override {
+    EndToEnd::SetUp();
+    dir = temp_dir("cli");
+    const auto& d = dev_pki().get("doctor");
+    cert = d.cert;
+    key = d.key;
+    chain = d.chain;
+    in = data_file("bundles/simple-prescription.json");
+  }
+  std::string sign_args(const fs::path& out, const std::string& extra = "") const {
+    return "sign --in " + q(in) + " --out " + q(out) + " --cert " + q(cert) + " --key " + q(key) + " --chain " +
+           q(chain) + " --at 2026-01-16T09:30:00Z " + extra;
+  }
+  std::string verify_args(const fs::path& file, const std::string& extra = "") const {
+    return "verify --in " + q(file) + " --trust " + q(dev_pki().trust_dir) + " --at 2026-01-16T10:00:00Z " + extra;
+  }
+  fs::path dir, cert, key, chain, in;
+};
+
+TEST_F(Cli, SignThenVerifyExitsZero) {
+  fs::path out = dir / "signed.json";
+  auto s = run(sign_args(out, "--level B-T --tsa " + tsa_server->url()));
+  ASSERT_EQ(s.code, 0) << s.err;
+  auto v = run(verify_args(out, "--report json"));
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  auto report = json::parse(v.out);
+  ASSERT_TRUE(report) << v.out;
+  EXPECT_EQ(*report->find_string("indication"), "TOTAL-PASSED");
+  auto text = run(verify_args(out, "--report text"));
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("Medical Doctor"), std::string::npos) << text.out;
+}
+
+TEST_F(Cli, ChangedBundleExitsOne) {
+  fs::path out = dir / "signed.json";
+  ASSERT_EQ(run(sign_args(out, "--level B-B")).code, 0);
+  std::string text = read_text(out);
+  auto pos = text.find("アムロジピン");
+  ASSERT_NE(pos, std::string::npos);
+  text.replace(pos, std::string("アムロジピン").size(), "ニフェジピン");
+  write_text(dir / "changed.json", text);
+  auto v = run(verify_args(dir / "changed.json"));
+  EXPECT_EQ(v.code, 1) << v.out;
+  EXPECT_NE(v.out.find("SIG_CRYPTO_FAILURE"), std::string::npos);
+}
+
+TEST_F(Cli, UntrustedSignerExitsTwo) {
+  fs::path out = dir / "signed.json";
+  ASSERT_EQ(run(sign_args(out, "--level B-B")).code, 0);
+  fs::path other = temp_dir("cli-other-pki");
+  ASSERT_EQ(run("dev-pki --out " + q(other) + " --at 2026-01-15T00:00:00Z").code, 0);
+  auto v = run("verify --in " + q(out) + " --trust " + q(other / "trust") + " --at 2026-01-16T10:00:00Z");
+  EXPECT_EQ(v.code, 2) << v.out;
+  EXPECT_NE(v.out.find("NO_CERTIFICATE_CHAIN_FOUND"), std::string::npos) << v.out;
+}
+
+TEST_F(Cli, UnusableInputExitsThreeWithOneLine) {
+  auto missing = run(verify_args(dir / "does-not-exist.json"));
+  EXPECT_EQ(missing.code, 3);
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+  EXPECT_TRUE(missing.err.starts_with("hanko: ")) << missing.err;
+
+  write_text(dir / "broken.json", "{\"resourceType\": \"Bundle\",");
+  auto broken = run(verify_args(dir / "broken.json"));
+  EXPECT_EQ(broken.code, 3) << broken.err;
+
+  // A document without a signature: nothing to verify.
+  auto unsigned_b = run(verify_args(in));
+  EXPECT_EQ(unsigned_b.code, 3) << unsigned_b.err;
+  EXPECT_NE(unsigned_b.err.find("no signature"), std::string::npos) << unsigned_b.err;
+
+  EXPECT_EQ(run("").code, 3);
+  EXPECT_EQ(run("frobnicate").code, 3);
+  EXPECT_EQ(run("sign --in x").code, 3);
+  EXPECT_EQ(run("verify --in x --trust y --bogus 1").code, 3);
+  EXPECT_EQ(run(sign_args(dir / "x.json", "--level B-X")).code, 3);
+  EXPECT_EQ(run(verify_args(in, "--at yesterday")).code, 3);
+}
+
+TEST_F(Cli, AlreadySignedIsRefusedUnlessReplace) {
+  fs::path once = dir / "once.json";
+  ASSERT_EQ(run(sign_args(once, "--level B-B")).code, 0);
+  in = once;
+  auto again = run(sign_args(dir / "twice.json", "--level B-B"));
+  EXPECT_EQ(again.code, 3);
+  EXPECT_NE(again.err.find("already carries a signature"), std::string::npos) << again.err;
+  EXPECT_EQ(run(sign_args(dir / "twice.json", "--level B-B --replace")).code, 0);
+}
+
+TEST_F(Cli, UnreachableTsaExitsFour) {
+  std::string url = tsa_server->url();
+  tsa_server->stop();
+  auto s = run(sign_args(dir / "x.json", "--level B-T --tsa " + url));
+  EXPECT_EQ(s.code, 4) << s.err;
+  EXPECT_NE(s.err.find(url), std::string::npos) << "the error names the TSA: " << s.err;
+  EXPECT_FALSE(fs::exists(dir / "x.json")) << "nothing is written on failure";
+}
+
+TEST_F(Cli, CanonicalizePrintsTheSignedBytes) {
+  auto c = run("canonicalize --in " + q(in) + " --method jcs");
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(c.out.find("test-bundle-1"), std::string::npos) << "root id removed";
+  EXPECT_EQ(c.out.find("lastUpdated"), std::string::npos) << "root meta removed";
+  EXPECT_TRUE(c.out.starts_with("{\"entry\":[")) << c.out.substr(0, 40);
+}
+
+TEST_F(Cli, DevPkiWritesAManifest) {
+  fs::path out = temp_dir("cli-pki");
+  auto r = run("dev-pki --out " + q(out) + " --at 2026-01-15T00:00:00Z");
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto m = json::parse(read_text(out / "manifest.json"));
+  ASSERT_TRUE(m);
+  for (const auto& item : m->find("items")->as_array()) {
+    EXPECT_TRUE(fs::exists(out / *item.find_string("cert"))) << *item.find_string("id");
+  }
+}
+
+}  // namespace
+}  // namespace hanko::test

@@ -1,0 +1,196 @@
+// The REST service on 127.0.0.1 port 0 in its development defaults: a real
+// HTTP round trip, and every error an OperationOutcome with the right status.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+
+#include "fixture.h"
+#include "hanko/server/config.h"
+#include "hanko/server/service.h"
+#include "report_schema.h"
+
+namespace hanko::test {
+namespace {
+
+struct Reply {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+  std::string retry_after;
+};
+
+class Rest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config.listen_host = "127.0.0.1";
+    config.listen_port = 0;
+    config.data_dir = temp_dir("rest-data");
+    config.max_body_bytes = 256u << 10;
+    auto s = server::Service::create(config, clock);
+    ASSERT_TRUE(s) << s.error().message;
+    service = std::move(*s);
+    http = std::make_unique<server::HttpServer>(*service, config);
+    ASSERT_TRUE(http->start());
+  }
+  void TearDown() override {
+    if (http) {
+      http->stop();
+    }
+  }
+
+  Reply call(const std::string& method, const std::string& path, const std::string& body = "",
+             const std::string& content_type = "application/fhir+json") {
+    Poco::Net::HTTPClientSession session("127.0.0.1", http->port());
+    Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (method == "POST") {
+      req.setContentType(content_type);
+      req.setContentLength(static_cast<std::streamsize>(body.size()));
+      session.sendRequest(req) << body;
+    } else {
+      session.sendRequest(req);
+    }
+    Poco::Net::HTTPResponse resp;
+    std::istream& in = session.receiveResponse(resp);
+    Reply r;
+    r.status = resp.getStatus();
+    r.content_type = resp.getContentType();
+    r.retry_after = resp.get("Retry-After", "");
+    Poco::StreamCopier::copyToString(in, r.body);
+    return r;
+  }
+
+  static void expect_outcome(const Reply& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.content_type, "application/fhir+json");
+    auto v = json::parse(r.body);
+    ASSERT_TRUE(v) << r.body;
+    EXPECT_EQ(*v->find_string("resourceType"), "OperationOutcome");
+    const auto& issue = v->find("issue")->as_array().front();
+    EXPECT_EQ(*issue.find_string("severity"), "error");
+    EXPECT_FALSE(issue.find_string("diagnostics")->empty());
+  }
+
+  FixedClock clock{sign_time()};
+  server::ServiceConfig config;
+  std::unique_ptr<server::Service> service;
+  std::unique_ptr<server::HttpServer> http;
+  std::string bundle = read_text(data_file("bundles/simple-prescription.json"));
+};
+
+TEST_F(Rest, SignThenVerifyRoundTrip) {
+  for (const char* level : {"B-B", "B-T"}) {
+    auto s = call("POST", std::string("/v1/sign?level=") + level, bundle);
+    ASSERT_EQ(s.status, 200) << s.body;
+    EXPECT_EQ(s.content_type, "application/fhir+json");
+    auto signed_b = json::parse(s.body);
+    ASSERT_TRUE(signed_b);
+    EXPECT_TRUE(signed_b->find("signature"));
+    clock.advance(std::chrono::seconds(60));
+    auto v = call("POST", "/v1/verify", s.body);
+    ASSERT_EQ(v.status, 200) << v.body;
+    EXPECT_EQ(v.content_type, "application/json");
+    auto report = json::parse(v.body);
+    ASSERT_TRUE(report);
+    expect_valid_report(*report);
+    EXPECT_EQ(*report->find_string("indication"), "TOTAL-PASSED") << v.body;
+    const auto& sig = report->find("signatures")->as_array().front();
+    EXPECT_EQ(*sig.find_string("format"), std::string("JAdES-BASELINE-") + (level[2] == 'B' ? "B" : "T"));
+    EXPECT_EQ(*sig.find("signer")->find_string("role"), "Medical Doctor");
+  }
+}
+
+TEST_F(Rest, VerifyAtAChosenTime) {
+  auto s = call("POST", "/v1/sign?level=B-B", bundle);
+  ASSERT_EQ(s.status, 200);
+  auto v = call("POST", "/v1/verify?at=2020-01-01T00:00:00Z", s.body);
+  ASSERT_EQ(v.status, 200);
+  EXPECT_EQ(*json::parse(v.body)->find_string("indication"), "INDETERMINATE");
+  expect_outcome(call("POST", "/v1/verify?at=soon", s.body), 400);
+}
+
+TEST_F(Rest, ChangedBundleIsReportedFailedWith200) {
+  auto s = call("POST", "/v1/sign?level=B-B", bundle);
+  ASSERT_EQ(s.status, 200);
+  std::string changed = s.body;
+  changed.replace(changed.find("東京 太郎"), std::string("東京 太郎").size(), "大阪 花子");
+  auto v = call("POST", "/v1/verify", changed);
+  ASSERT_EQ(v.status, 200);
+  EXPECT_EQ(*json::parse(v.body)->find_string("indication"), "TOTAL-FAILED");
+}
+
+TEST_F(Rest, ErrorsAreOperationOutcomes) {
+  expect_outcome(call("POST", "/v1/sign", "{not json"), 400);
+  expect_outcome(call("POST", "/v1/sign", bundle, "text/plain"), 415);
+  expect_outcome(call("POST", "/v1/verify", bundle, "application/xml"), 415);
+  expect_outcome(call("POST", "/v1/sign", std::string(300u << 10, ' ')), 413);
+  std::string collection = bundle;
+  collection.replace(collection.find("\"document\""), 10, "\"collection\"");
+  expect_outcome(call("POST", "/v1/sign", collection), 422);
+  expect_outcome(call("POST", "/v1/verify", bundle), 422);  // nothing to verify
+  expect_outcome(call("POST", "/v1/sign", "{\"resourceType\":\"Patient\"}"), 422);
+  expect_outcome(call("POST", "/v1/sign?level=B-Z", bundle), 400);
+  expect_outcome(call("GET", "/v1/sign"), 405);
+  expect_outcome(call("GET", "/v1/nothing"), 404);
+  auto once = call("POST", "/v1/sign?level=B-B", bundle);
+  ASSERT_EQ(once.status, 200);
+  expect_outcome(call("POST", "/v1/sign?level=B-B", once.body), 409);
+  EXPECT_EQ(call("POST", "/v1/sign?level=B-B&replace=true", once.body).status, 200);
+}
+
+TEST_F(Rest, Healthz) {
+  auto r = call("GET", "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(*json::parse(r.body)->find_string("status"), "ok");
+}
+
+TEST_F(Rest, DevPkiIsMadeOnceAndReused) {
+  EXPECT_TRUE(std::filesystem::exists(config.data_dir / "dev-pki" / "manifest.json"));
+  EXPECT_TRUE(std::filesystem::exists(config.data_dir / "hanko.db"));
+  auto again = server::Service::create(config, clock);
+  ASSERT_TRUE(again) << again.error().message;
+  bool reused = false;
+  for (const auto& line : (*again)->describe()) {
+    reused = reused || line.find("using the development PKI") != std::string::npos;
+  }
+  EXPECT_TRUE(reused);
+}
+
+TEST(RestTsaDown, UnreachableTsaIs503WithRetryAfter) {
+  FixedClock clock{sign_time()};
+  server::ServiceConfig config;
+  config.listen_port = 0;
+  config.data_dir = temp_dir("rest-tsa-down");
+  config.tsa_url = "http://127.0.0.1:1/";  // nothing listens on port 1
+  config.tsa_timeout_ms = 2000;
+  auto s = server::Service::create(config, clock);
+  ASSERT_TRUE(s) << s.error().message;
+  auto r = (*s)->sign("application/fhir+json", read_text(data_file("bundles/simple-prescription.json")), "level=B-T");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("127.0.0.1:1"), std::string::npos) << "names the TSA";
+  bool retry = false;
+  for (const auto& [k, v] : r.headers) {
+    retry = retry || k == "Retry-After";
+  }
+  EXPECT_TRUE(retry);
+}
+
+TEST(RestConfig, BadConfigurationNamesTheKeyAndFile) {
+  auto dir = temp_dir("rest-config");
+  write_text(dir / "hanko.properties", "server.listen = 127.0.0.1:8080\nsigning.level = B-Q\n");
+  auto c = server::load_config((dir / "hanko.properties").string(), {});
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("signing.level"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("hanko.properties"), std::string::npos) << c.error().message;
+  write_text(dir / "typo.properties", "server.lisen = 127.0.0.1:8080\n");
+  auto t = server::load_config((dir / "typo.properties").string(), {});
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().message.find("server.lisen"), std::string::npos) << t.error().message;
+  auto ok = server::load_config("", {{"server.listen", "127.0.0.1:9999"}});
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->listen_port, 9999);
+  EXPECT_TRUE(ok->dev);
+}
+
+}  // namespace
+}  // namespace hanko::test
