@@ -45,6 +45,33 @@ const json::Value* composition_of(const json::Value& bundle) {
   return (rt != nullptr && *rt == "Composition") ? res : nullptr;
 }
 
+/**
+ * The resourceType a reference in the Bundle points at: the entry whose
+ * fullUrl equals it ("urn:uuid:..."), else the "Type/id" form's type.
+ */
+std::string referenced_type(const json::Value& bundle, const std::string& ref) {
+  if (const json::Value* entries = bundle.find("entry"); entries != nullptr && entries->is_array()) {
+    for (const auto& e : entries->as_array()) {
+      const std::string* full_url = e.find_string("fullUrl");
+      const json::Value* res = e.find("resource");
+      if (full_url == nullptr || res == nullptr) {
+        continue;
+      }
+      const std::string* rt = res->find_string("resourceType");
+      const std::string* id = res->find_string("id");
+      bool same = *full_url == ref ||
+                  (rt != nullptr && id != nullptr && (ref == *rt + "/" + *id || full_url->ends_with("/" + ref)));
+      if (same && rt != nullptr) {
+        return *rt;
+      }
+    }
+  }
+  if (auto slash = ref.find('/'); slash != std::string::npos && ref.find(':') == std::string::npos) {
+    return ref.substr(0, slash);
+  }
+  return {};
+}
+
 /** Signature.who: the Composition.author that is a Practitioner or PractitionerRole, else the certificate's name. */
 json::Value signer_reference(const json::Value& bundle, const X509* cert) {
   if (const json::Value* comp = composition_of(bundle)) {
@@ -54,7 +81,8 @@ json::Value signer_reference(const json::Value& bundle, const X509* cert) {
         if (ref == nullptr) {
           continue;
         }
-        if (ref->find("PractitionerRole") != std::string::npos || ref->find("Practitioner") != std::string::npos) {
+        std::string type = referenced_type(bundle, *ref);
+        if (type == "Practitioner" || type == "PractitionerRole") {
           json::Object who{{"reference", json::Value(*ref)}};
           if (const std::string* type = a.find_string("type")) {
             who.emplace_back("type", json::Value(*type));

@@ -10,6 +10,8 @@ TEST_P(Corpus, SignsAndVerifiesAtBaselineT) {
   HANKO_CORPUS_OR_SKIP(path, GetParam());
   auto parsed = signer::parse_document_bundle(read_text(path));
   ASSERT_TRUE(parsed) << parsed.error().message;
+  // The split-dispensing example already carries a (sample) signature: sign it anew.
+  parsed->erase("signature");
   for (const auto* canon : {&signer::jcs(), &signer::fhir_json()}) {
     auto b = sign(*parsed, "doctor", signer::Level::B_T, sign_time(), canon);
     // Through text and back, as a receiver would get it.

@@ -1,5 +1,9 @@
 #include "test_support.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -69,7 +73,24 @@ const certstore::DevPki& dev_pki() {
   static std::once_flag once;
   static std::optional<certstore::DevPki> pki;
   std::call_once(once, [] {
-    auto r = certstore::generate_dev_pki(temp_dir("dev-pki"), pki_time());
+    // CTest runs every test in its own process: the PKI (made at the pinned
+    // pki_time(), so always the same validity) is generated once per build
+    // tree and shared, under a file lock.
+    fs::path dir = fs::path(HANKO_BINARY_DIR) / "test-fixtures" / "dev-pki";
+    fs::create_directories(dir.parent_path());
+    int fd = ::open((dir.parent_path() / "dev-pki.lock").c_str(), O_CREAT | O_RDWR, 0644);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {
+      throw std::runtime_error("cannot lock the test dev PKI folder");
+    }
+    Result<certstore::DevPki> r = fail(Errc::internal, "not loaded");
+    if (fs::exists(dir / "manifest.json")) {
+      r = certstore::load_dev_pki(dir);
+    }
+    if (!r) {
+      r = certstore::generate_dev_pki(dir, pki_time());
+    }
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
     if (!r) {
       throw std::runtime_error("dev PKI generation failed: " + r.error().message);
     }

@@ -157,7 +157,7 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
     conclude(r, Indication::total_failed, SubIndication::format_failure, jws.error().message);
     return;
   }
-  r.format = jws->json_serialization ? "JAdES-BASELINE-B" : "JAdES-BASELINE-B";
+  r.format = jws->etsi_u.empty() ? "JAdES-BASELINE-B" : "JAdES-BASELINE-T";
   const json::Value& header = jws->header;
   if (!jws->payload_b64.empty()) {
     conclude(r, Indication::total_failed, SubIndication::format_failure,
@@ -250,6 +250,17 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
   }
   const X509* leaf = certs.front().get();
   r.signer = cert_info(leaf);
+  // HPKI attributes, reported whatever the outcome.
+  r.non_repudiation = certstore::has_non_repudiation(leaf);
+  r.policies = certstore::policy_oids(leaf);
+  if (auto role = certstore::hc_role(leaf); role) {
+    r.role = *role;
+    if (!r.role) {
+      r.warnings.push_back("the signer certificate carries no hcRole: the qualification is not electronically verifiable");
+    }
+  } else {
+    r.warnings.push_back("the hcRole extension is malformed: " + role.error().message);
+  }
   if (const std::string* t = header.find_string("x5t#S256")) {
     auto want = base64url_decode(*t);
     if (!want || !ct_equal(*want, ossl::cert_sha256(leaf))) {
@@ -273,17 +284,6 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
   add_check(r, "signature-value", BlockIndication::passed,
             std::string(*alg_name) + " signature verifies over the " + std::string(canon->name()) +
                 " canonical document");
-  // --- HPKI attributes ----------------------------------------------------
-  r.non_repudiation = certstore::has_non_repudiation(leaf);
-  r.policies = certstore::policy_oids(leaf);
-  if (auto role = certstore::hc_role(leaf); role) {
-    r.role = *role;
-    if (!r.role) {
-      r.warnings.push_back("the signer certificate carries no hcRole: the qualification is not electronically verifiable");
-    }
-  } else {
-    r.warnings.push_back("the hcRole extension is malformed: " + role.error().message);
-  }
   // --- Timestamps: proof of existence of the signature value --------------
   bool has_tst = false;
   const certstore::TrustStore& tsa_trust = opts.tsa_trust != nullptr ? *opts.tsa_trust : *opts.signature_trust;
@@ -402,9 +402,7 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
       }
     }
     if (!recovered) {
-      add_check(r, "certificate-chain", chain.status == ChainStatus::no_chain_found ? BlockIndication::indeterminate
-                                                                                     : BlockIndication::indeterminate,
-                chain.message);
+      add_check(r, "certificate-chain", BlockIndication::indeterminate, chain.message);
       SubIndication sub = chain_sub_indication(chain.status);
       std::string msg = chain.message;
       if (chain.status == ChainStatus::no_chain_found) {

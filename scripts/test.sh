@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what hanko needs, builds it with its tests, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh -DHANKO_BUILD_TESTS=ON -DHANKO_WERROR=ON
+cd build
+ctest --output-on-failure -j"${HANKO_JOBS:-2}" --timeout 600
