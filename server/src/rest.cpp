@@ -259,7 +259,8 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     } catch (const std::exception& e) {
       a = operation_outcome(500, "exception", std::string("internal error: ") + e.what());
     }
-    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status));
+    const auto status = static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status);
+    resp.setStatusAndReason(status, Poco::Net::HTTPResponse::getReasonForStatus(status));
     resp.setContentType(a.content_type);
     for (const auto& [k, v] : a.headers) {
       resp.set(k, v);
