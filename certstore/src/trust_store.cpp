@@ -295,6 +295,8 @@ void TrustStore::add_crl(ossl::X509CrlPtr crl) {
 
 std::size_t TrustStore::anchor_count() const { return m_impl->anchors.size(); }
 
+const std::vector<ossl::X509Ptr>& TrustStore::intermediates() const { return m_impl->intermediates; }
+const std::vector<ossl::X509CrlPtr>& TrustStore::crls() const { return m_impl->crls; }
 const std::vector<ossl::X509Ptr>& TrustStore::anchors() const { return m_impl->anchors; }
 
 Result<TrustStore> TrustStore::load_dir(const fs::path& dir) {

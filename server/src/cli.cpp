@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "admin_cli.h"
+#include "cli_args.h"
 #include "hanko/certstore/dev_pki.h"
 #include "hanko/certstore/trust_store.h"
 #include "hanko/common/file.h"
@@ -27,10 +29,6 @@ namespace hanko::server {
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 3;
-constexpr int kExitRemote = 4;
-constexpr int kExitInternal = 5;
 
 const char* kUsage =
     "usage: hanko <command> [options]\n"
@@ -43,82 +41,13 @@ const char* kUsage =
     "  verify --in FILE --trust DIR [--tsa-trust DIR] [--at TIME] [--report json|text]\n"
     "  canonicalize --in FILE [--method jcs|fhir-json]  print the signed #document bytes\n"
     "  serve [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
+    "  trust list --trust DIR [--tsa-trust DIR] [--ocsp-trust DIR] [--at TIME] [--warn-days N] [--format text|json]\n"
+    "  registry add --role ROLE --from TIME --to TIME [--licence N] [--note TEXT] [--data DIR]\n"
+    "       (--cert FILE [--by-identity] | --name NAME --birth-date EYYYYMMDD)\n"
+    "  registry list [--data DIR] [--format text|json] | registry remove --id N [--data DIR]\n"
     "  version\n"
     "exit codes: 0 ok / TOTAL-PASSED, 1 TOTAL-FAILED, 2 INDETERMINATE, 3 unusable input or usage,\n"
     "            4 a remote service failed, 5 internal error\n";
-
-struct Args {
-  std::map<std::string, std::string> values;
-  std::set<std::string> flags;
-
-  std::optional<std::string> get(const std::string& k) const {
-    auto it = values.find(k);
-    if (it == values.end()) {
-      return std::nullopt;
-    }
-    return it->second;
-  }
-  bool has(const std::string& k) const { return flags.contains(k) || values.contains(k); }
-};
-
-/** Parses `--name value` and `--flag`; `flag_names` take no value. */
-Result<Args> parse_args(int argc, char** argv, int start, const std::set<std::string>& value_names,
-                        const std::set<std::string>& flag_names) {
-  Args a;
-  for (int i = start; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (!arg.starts_with("--")) {
-      return fail(Errc::invalid_argument, "unexpected argument '" + arg + "'");
-    }
-    std::string name = arg.substr(2);
-    std::optional<std::string> inline_value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      inline_value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    if (flag_names.contains(name)) {
-      a.flags.insert(name);
-    } else if (value_names.contains(name)) {
-      if (inline_value) {
-        a.values[name] = *inline_value;
-      } else if (i + 1 < argc) {
-        a.values[name] = argv[++i];
-      } else {
-        return fail(Errc::invalid_argument, "--" + name + " needs a value");
-      }
-    } else {
-      return fail(Errc::invalid_argument, "unknown option --" + name);
-    }
-  }
-  return a;
-}
-
-int error_exit(const Error& e) {
-  std::cerr << "hanko: " << e.message << "\n";
-  switch (e.code) {
-    case Errc::network:
-    case Errc::remote_rejected: return kExitRemote;
-    case Errc::internal: return kExitInternal;
-    default: return kExitUsage;
-  }
-}
-
-int usage_error(const std::string& message) {
-  std::cerr << "hanko: " << message << " (hanko --help)\n";
-  return kExitUsage;
-}
-
-Result<TimePoint> time_arg(const Args& a, const std::string& name, TimePoint fallback) {
-  auto v = a.get(name);
-  if (!v) {
-    return fallback;
-  }
-  auto t = parse_rfc3339(*v);
-  if (!t) {
-    return fail(Errc::invalid_argument, "--" + name + " must be an RFC 3339 time such as 2026-01-16T09:30:00Z");
-  }
-  return *t;
-}
 
 /** Blocks SIGINT/SIGTERM in this thread (and the threads it starts), then waits for one. */
 class TerminationWaiter {
@@ -338,6 +267,8 @@ int run_cli(int argc, char** argv) {
     if (cmd == "verify") return cmd_verify(argc, argv);
     if (cmd == "canonicalize") return cmd_canonicalize(argc, argv);
     if (cmd == "serve") return cmd_serve(argc, argv);
+    if (cmd == "trust") return cmd_trust(argc, argv);
+    if (cmd == "registry") return cmd_registry(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "hanko: internal error: " << e.what() << "\n";
     return kExitInternal;

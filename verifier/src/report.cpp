@@ -47,6 +47,9 @@ std::string_view sub_indication_name(SubIndication s) {
     case SubIndication::no_signing_certificate_found: return "NO_SIGNING_CERTIFICATE_FOUND";
     case SubIndication::no_certificate_chain_found: return "NO_CERTIFICATE_CHAIN_FOUND";
     case SubIndication::revoked_no_poe: return "REVOKED_NO_POE";
+    case SubIndication::revoked_ca_no_poe: return "REVOKED_CA_NO_POE";
+    case SubIndication::revocation_out_of_bounds_no_poe: return "REVOCATION_OUT_OF_BOUNDS_NO_POE";
+    case SubIndication::crypto_constraints_failure_no_poe: return "CRYPTO_CONSTRAINTS_FAILURE_NO_POE";
     case SubIndication::out_of_bounds_no_poe: return "OUT_OF_BOUNDS_NO_POE";
     case SubIndication::out_of_bounds_not_revoked: return "OUT_OF_BOUNDS_NOT_REVOKED";
     case SubIndication::no_poe: return "NO_POE";
@@ -96,7 +99,7 @@ void put_indication(json::Object& o, Indication i, SubIndication s) {
 
 json::Value to_json(const ValidationReport& report) {
   json::Object root;
-  root.emplace_back("reportFormat", json::Value("hanko-validation-report/1"));
+  root.emplace_back("reportFormat", json::Value("hanko-validation-report/2"));
   root.emplace_back("validationTime", json::Value(format_rfc3339(report.validation_time)));
   root.emplace_back("document", json::Value(json::Object{
                                     {"identifier", report.document_identifier.empty() ? json::Value() : json::Value(report.document_identifier)},
@@ -142,6 +145,41 @@ json::Value to_json(const ValidationReport& report) {
       chain.push_back(cert_json(c));
     }
     o.emplace_back("certificateChain", json::Value(std::move(chain)));
+    json::Array rev;
+    for (const auto& r : s.revocation) {
+      json::Object ro;
+      ro.emplace_back("certificate", json::Value(r.certificate));
+      ro.emplace_back("status", json::Value(r.status));
+      ro.emplace_back("source", r.source.empty() ? json::Value() : json::Value(r.source));
+      ro.emplace_back("url", r.url.empty() ? json::Value() : json::Value(r.url));
+      ro.emplace_back("responder", r.responder.empty() ? json::Value() : json::Value(r.responder));
+      ro.emplace_back("producedAt", time_or_null(r.produced_at));
+      ro.emplace_back("thisUpdate", time_or_null(r.this_update));
+      ro.emplace_back("nextUpdate", time_or_null(r.next_update));
+      ro.emplace_back("revocationTime", time_or_null(r.revocation_time));
+      ro.emplace_back("revocationReason", r.revocation_reason ? json::Value(*r.revocation_reason) : json::Value());
+      ro.emplace_back("fromCache", json::Value(r.from_cache));
+      ro.emplace_back("message", json::Value(r.message));
+      ro.emplace_back("attempts", strings(r.attempts));
+      rev.emplace_back(std::move(ro));
+    }
+    o.emplace_back("revocation", json::Value(std::move(rev)));
+    if (s.qualification) {
+      const auto& q = *s.qualification;
+      o.emplace_back("qualification",
+                     json::Value(json::Object{
+                         {"outcome", json::Value(q.outcome)},
+                         {"role", q.role ? json::Value(*q.role) : json::Value()},
+                         {"source", json::Value(q.source)},
+                         {"rule", q.rule.empty() ? json::Value() : json::Value(q.rule)},
+                         {"documentType", q.document_type.empty() ? json::Value() : json::Value(q.document_type)},
+                         {"registryId", q.registry_id ? json::Value(json::Number{std::to_string(*q.registry_id)}) : json::Value()},
+                         {"licenceNumber", q.licence_number.empty() ? json::Value() : json::Value(q.licence_number)},
+                         {"message", json::Value(q.message)},
+                     }));
+    } else {
+      o.emplace_back("qualification", json::Value());
+    }
     json::Array checks;
     for (const auto& c : s.checks) {
       checks.emplace_back(json::Object{{"name", json::Value(c.name)},
@@ -193,6 +231,38 @@ std::string to_text(const ValidationReport& report) {
         out << ", TSA " << t.tsa->subject;
       }
       out << "\n";
+    }
+    if (s.qualification) {
+      out << "  Qualification: " << s.qualification->outcome;
+      if (s.qualification->role) {
+        out << ", " << *s.qualification->role << " (from " << s.qualification->source << ")";
+      }
+      if (!s.qualification->rule.empty()) {
+        out << ", rule " << s.qualification->rule;
+      }
+      out << "\n";
+      if (!s.qualification->message.empty()) {
+        out << "    " << s.qualification->message << "\n";
+      }
+    }
+    for (const auto& r : s.revocation) {
+      out << "  Revocation of " << r.certificate << ": " << r.status;
+      if (!r.source.empty()) {
+        out << " (" << r.source << (r.url.empty() ? "" : " " + r.url);
+        if (r.produced_at) {
+          out << ", producedAt " << format_rfc3339(*r.produced_at);
+        } else if (r.this_update) {
+          out << ", thisUpdate " << format_rfc3339(*r.this_update);
+        }
+        out << (r.from_cache ? ", cached" : "") << ")";
+      }
+      if (r.revocation_time) {
+        out << ", revoked at " << format_rfc3339(*r.revocation_time);
+      }
+      out << "\n";
+    }
+    if (s.best_signature_time) {
+      out << "  Best signature time: " << format_rfc3339(*s.best_signature_time) << "\n";
     }
     for (const auto& c : s.checks) {
       out << "  [" << block_indication_name(c.result) << "] " << c.name << ": " << c.message << "\n";

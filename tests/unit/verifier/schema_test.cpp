@@ -79,6 +79,38 @@ ValidationReport full_report() {
               {"key-usage", BlockIndication::passed, "nonRepudiation"}};
   s.warnings = {"a warning"};
   s.who = "urn:uuid:c5e3a7b9-2d4f-4b8c-8e1a-3f5d7b9c1e2a";
+  RevocationReport ocsp;
+  ocsp.certificate = "CN=Yamada Taro";
+  ocsp.status = "good";
+  ocsp.source = "OCSP";
+  ocsp.url = "http://127.0.0.1:8089/ocsp";
+  ocsp.responder = "CN=Hanko Dev OCSP";
+  ocsp.produced_at = ocsp.this_update = utc(2026, 1, 16, 9, 30, 2);
+  ocsp.next_update = utc(2026, 1, 17, 9, 30, 2);
+  ocsp.message = "not revoked";
+  ocsp.attempts = {"OCSP http://127.0.0.1:8089/ocsp: good"};
+  s.revocation.push_back(ocsp);
+  RevocationReport crl;
+  crl.certificate = "CN=Hanko Dev HPKI SignCA";
+  crl.status = "revoked";
+  crl.source = "CRL";
+  crl.url = "http://127.0.0.1:8089/crl/hpki-root.crl";
+  crl.this_update = utc(2026, 1, 16);
+  crl.revocation_time = utc(2026, 2, 1);
+  crl.revocation_reason = "keyCompromise";
+  crl.from_cache = true;
+  crl.message = "revoked after the signature timestamp";
+  s.revocation.push_back(crl);
+  QualificationReport q;
+  q.outcome = "QUALIFIED";
+  q.role = "Medical Doctor";
+  q.source = "registry";
+  q.rule = "prescription";
+  q.document_type = "http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes|57833-6";
+  q.registry_id = 7;
+  q.licence_number = "123456";
+  q.message = "Medical Doctor may sign a prescription";
+  s.qualification = q;
   r.signatures.push_back(std::move(s));
   return r;
 }
@@ -239,7 +271,7 @@ TEST_F(ReportViolation, UnknownSubIndication) {
 }
 
 TEST_F(ReportViolation, ReportFormatConst) {
-  report.set("reportFormat", json::Value("hanko-validation-report/2"));
+  report.set("reportFormat", json::Value("hanko-validation-report/1"));
   auto e = errors();
   EXPECT_TRUE(has_error(e, "/reportFormat", "not the required value")) << joined(e);
 }

@@ -72,6 +72,10 @@ class TrustStore {
   void add_crl(ossl::X509CrlPtr crl);
   std::size_t anchor_count() const;
   const std::vector<ossl::X509Ptr>& anchors() const;
+  /** Intermediates added or loaded (path-building material only). */
+  const std::vector<ossl::X509Ptr>& intermediates() const;
+  /** CRLs added or loaded. */
+  const std::vector<ossl::X509CrlPtr>& crls() const;
 
   /**
    * Builds and checks the chain of `leaf` at time `at`

@@ -3,9 +3,10 @@
  * @file report.h
  * The validation report: ETSI EN 319 102-1 indications and sub-indications,
  * per signature the signer, role, times, timestamps and every check made.
- * Its JSON form ("hanko-validation-report/1") is described by
+ * Its JSON form ("hanko-validation-report/2") is described by
  * docs/report-schema.json.
  */
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,8 +37,11 @@ enum class SubIndication {
   no_signing_certificate_found,
   no_certificate_chain_found,
   revoked_no_poe,
+  revoked_ca_no_poe,
   out_of_bounds_no_poe,
   out_of_bounds_not_revoked,
+  revocation_out_of_bounds_no_poe,
+  crypto_constraints_failure_no_poe,
   no_poe,
   try_later,
   signed_data_not_found,
@@ -75,6 +79,35 @@ struct TimestampReport {
   std::string message;
 };
 
+/** Revocation status of one certificate of the chain, and where it came from. */
+struct RevocationReport {
+  std::string certificate;             ///< subject of the certificate checked
+  std::string status;                  ///< "good" | "revoked" | "unknown" | "unavailable" | "invalid" | "not-checked"
+  std::string source;                  ///< "OCSP" | "CRL" | "" (none usable)
+  std::string url;                     ///< where the data came from (a file path for a configured CRL)
+  std::string responder;               ///< OCSP signer or CRL issuer subject
+  std::optional<TimePoint> produced_at;   ///< OCSP producedAt
+  std::optional<TimePoint> this_update;
+  std::optional<TimePoint> next_update;
+  std::optional<TimePoint> revocation_time;
+  std::optional<std::string> revocation_reason;
+  bool from_cache = false;
+  std::string message;
+  std::vector<std::string> attempts;   ///< every source tried, with its outcome
+};
+
+/** The qualification decision: may this signer sign this kind of document? */
+struct QualificationReport {
+  std::string outcome;                 ///< "QUALIFIED" | "NOT_QUALIFIED" | "NOT_VERIFIABLE" | "POLICY_NOT_ALLOWED" | "NOT_CHECKED"
+  std::optional<std::string> role;     ///< the role relied on
+  std::string source;                  ///< "hcRole" | "registry" | "none"
+  std::string rule;                    ///< the policy rule applied
+  std::string document_type;           ///< "system|code" of Composition.type, empty when unknown
+  std::optional<std::int64_t> registry_id;
+  std::string licence_number;
+  std::string message;
+};
+
 struct SignatureReport {
   std::string id;  ///< "signature-1"
   std::string format;  ///< "JAdES-BASELINE-B" | "JAdES-BASELINE-T" | "unknown"
@@ -91,6 +124,8 @@ struct SignatureReport {
   std::optional<TimePoint> claimed_signing_time;
   std::optional<TimePoint> best_signature_time;  ///< the earliest POE of the signature
   std::vector<TimestampReport> timestamps;
+  std::vector<RevocationReport> revocation;  ///< signer first, up to (not including) the anchor
+  std::optional<QualificationReport> qualification;
   std::vector<CheckResult> checks;
   std::vector<std::string> errors;
   std::vector<std::string> warnings;
@@ -106,7 +141,7 @@ struct ValidationReport {
   std::vector<SignatureReport> signatures;
 };
 
-/** The JSON form (schema "hanko-validation-report/1"). */
+/** The JSON form (schema "hanko-validation-report/2"). */
 json::Value to_json(const ValidationReport& report);
 /** A text form a pharmacist can read. */
 std::string to_text(const ValidationReport& report);
