@@ -2,6 +2,8 @@
 
 #include <openssl/x509v3.h>
 
+#include <memory>
+
 #include "der.h"
 #include "hanko/common/bytes.h"
 #include "hanko/common/ossl.h"
@@ -325,5 +327,34 @@ std::vector<std::string> policy_oids(const X509* cert) {
   }
   return out;
 }
+
+namespace {
+std::vector<std::string> aia_urls(const X509* cert, int method_nid) {
+  std::vector<std::string> out;
+  std::unique_ptr<AUTHORITY_INFO_ACCESS, decltype(&AUTHORITY_INFO_ACCESS_free)> holder(
+      static_cast<AUTHORITY_INFO_ACCESS*>(X509_get_ext_d2i(cert, NID_info_access, nullptr, nullptr)),
+      &AUTHORITY_INFO_ACCESS_free);
+  AUTHORITY_INFO_ACCESS* aia = holder.get();
+  if (aia == nullptr) {
+    clear_openssl_errors();
+    return out;
+  }
+  for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(aia); ++i) {
+    const ACCESS_DESCRIPTION* ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+    if (OBJ_obj2nid(ad->method) != method_nid || ad->location == nullptr || ad->location->type != GEN_URI) {
+      continue;
+    }
+    const ASN1_IA5STRING* uri = ad->location->d.uniformResourceIdentifier;
+    std::string url(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)), static_cast<std::size_t>(ASN1_STRING_length(uri)));
+    if (url.starts_with("http://") || url.starts_with("https://")) {
+      out.push_back(std::move(url));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> ca_issuers_urls(const X509* cert) { return aia_urls(cert, NID_ad_ca_issuers); }
+std::vector<std::string> ocsp_urls(const X509* cert) { return aia_urls(cert, NID_ad_OCSP); }
 
 }  // namespace hanko::certstore

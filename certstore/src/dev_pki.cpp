@@ -39,8 +39,10 @@ constexpr const char* kOidSubjectAltName = "2.5.29.17";           // subjectAltN
 constexpr const char* kOidCertPolicies = "2.5.29.32";             // certificatePolicies
 constexpr const char* kOidOcspNoCheck = "1.3.6.1.5.5.7.48.1.5";   // id-pkix-ocsp-nocheck
 constexpr const char* kOidHpkiCaPolicy = "1.2.392.100495.1.5.1.1.3.1";
+/** The policy the "wrong-policy" signer carries instead of the signing policy. */
+constexpr const char* kOidWrongPolicy = "1.2.392.100495.1.5.1.2.3.1";
 
-using X509RevokedPtr = ossl::Ptr<X509_REVOKED, X509_REVOKED_free>;
+using ossl::X509RevokedPtr;
 
 /** A certificate with its private key. */
 struct Issued {
@@ -117,6 +119,14 @@ class RsaKeyPool {
   std::vector<ossl::EvpPkeyPtr> m_keys;
   std::size_t m_next = 0;
 };
+
+Result<ossl::EvpPkeyPtr> rsa_key(unsigned bits) {
+  ossl::EvpPkeyPtr key(EVP_RSA_gen(bits));
+  if (!key) {
+    return std::unexpected(openssl_error(Errc::crypto, "RSA-" + std::to_string(bits) + " key generation failed"));
+  }
+  return key;
+}
 
 Result<ossl::EvpPkeyPtr> ec_key() {
   ossl::EvpPkeyPtr key(EVP_EC_gen("P-256"));
@@ -219,11 +229,11 @@ Bytes other_name_utf8(std::string_view oid, std::string_view value) {
 using ExtAdder = std::function<Result<void>(X509* cert, X509V3_CTX* ctx)>;
 
 /**
- * Issues a certificate for `subject_key`: v3, random serial, SHA-256
- * signature by `issuer` (nullptr: self-signed with `subject_key`).
+ * Issues a certificate for `subject_key`: v3, random serial, signature
+ * (SHA-256 unless `md` says otherwise) by `issuer` (nullptr: self-signed with `subject_key`).
  */
 Result<ossl::X509Ptr> make_cert(const X509_NAME* subject, EVP_PKEY* subject_key, const Issued* issuer, TimePoint not_before,
-                                TimePoint not_after, const ExtAdder& add_exts) {
+                                TimePoint not_after, const ExtAdder& add_exts, const EVP_MD* md = EVP_sha256()) {
   ossl::X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), 2) != 1) {
     return std::unexpected(openssl_error(Errc::crypto, "X509_new"));
@@ -253,7 +263,7 @@ Result<ossl::X509Ptr> make_cert(const X509_NAME* subject, EVP_PKEY* subject_key,
     return std::unexpected(r.error());
   }
   EVP_PKEY* signing_key = issuer != nullptr ? issuer->key.get() : subject_key;
-  if (X509_sign(cert.get(), signing_key, EVP_sha256()) <= 0) {
+  if (X509_sign(cert.get(), signing_key, md) <= 0) {
     return std::unexpected(openssl_error(Errc::crypto, "X509_sign"));
   }
   return cert;
@@ -308,7 +318,7 @@ Result<void> write(const fs::path& p, std::string_view content) {
   return {};
 }
 
-/** The CRL of the signing CA: v2, cRLNumber 1, AKI, one entry per revoked serial, revocationDate = `now`. */
+/** A CRL of `ca`: v2, cRLNumber 1, AKI, one entry per revoked serial, revocationDate = `now`; valid now..now+30d. */
 Result<ossl::X509CrlPtr> make_crl(const Issued& ca, const std::vector<const X509*>& revoked, TimePoint now) {
   ossl::X509CrlPtr crl(X509_CRL_new());
   if (!crl || X509_CRL_set_version(crl.get(), 1) != 1 || X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.cert.get())) != 1) {
@@ -357,7 +367,42 @@ struct SignerSpec {
   std::optional<std::string> role;
   bool expired = false;
   bool ec = false;
+  bool rsa1024 = false;                         ///< RSA-1024 key instead of RSA-2048
+  bool sha1 = false;                            ///< certificate signed with sha1WithRSAEncryption
+  const char* policy = kOidHpkiSignPolicy;      ///< certificatePolicies OID
 };
+
+/**
+ * Checks a revocation base URL for use in OpenSSL's extension syntax:
+ * http:// only, no characters that the configuration parser would split on.
+ * Returns it without a trailing slash.
+ */
+Result<std::string> checked_base_url(std::string url) {
+  if (url.empty()) {
+    return url;
+  }
+  if (!url.starts_with("http://") || url.size() <= 7) {
+    return fail(Errc::invalid_argument, "dev PKI: revocation_base_url must be an http:// URL: " + url);
+  }
+  for (const char c : url) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == ',' || c == ';' || c == '"' || c == '\\') {
+      return fail(Errc::invalid_argument, "dev PKI: revocation_base_url has a character not allowed here: " + url);
+    }
+  }
+  while (url.ends_with('/')) {
+    url.pop_back();
+  }
+  return url;
+}
+
+/** "URI:<base>/crl/<name>.crl" for NID_crl_distribution_points. */
+std::string cdp_value(const std::string& base, std::string_view name) { return "URI:" + base + "/crl/" + std::string(name) + ".crl"; }
+
+/** "OCSP;URI:<base>/ocsp,caIssuers;URI:<base>/certs/<issuer>.der" for NID_info_access. */
+std::string aia_value(const std::string& base, std::string_view issuer) {
+  return "OCSP;URI:" + base + "/ocsp,caIssuers;URI:" + base + "/certs/" + std::string(issuer) + ".der";
+}
 
 
 }  // namespace
@@ -371,7 +416,14 @@ const DevPkiItem& DevPki::get(std::string_view id) const {
   throw std::out_of_range("no dev PKI item '" + std::string(id) + "'");
 }
 
-Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
+Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) { return generate_dev_pki(out, now, DevPkiOptions{}); }
+
+Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now, const DevPkiOptions& options) {
+  auto base_url = checked_base_url(options.revocation_base_url);
+  if (!base_url) {
+    return std::unexpected(base_url.error());
+  }
+  const std::string base = *base_url;
   std::error_code ec;
   fs::create_directories(out / "trust", ec);
   if (ec) {
@@ -382,8 +434,9 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
   const TimePoint signer_from = now - std::chrono::days{1};
   const TimePoint signer_to = add_years(now, 5);
 
-  // hpki-root, hpki-signing-ca, 7 RSA HPKI signers, ocsp-responder, jpki-root, jpki-signer, tsa-root, tsa.
-  constexpr std::size_t kRsaKeys = 14;
+  // hpki-root, hpki-signing-ca, 9 RSA-2048 HPKI signers (7 + sha1 + wrong-policy), ocsp-responder,
+  // ocsp-unauthorized, jpki-root, jpki-signer, tsa-root, tsa, tsa-noncritical-eku.
+  constexpr std::size_t kRsaKeys = 18;
   auto pool = RsaKeyPool::make(kRsaKeys);
   if (!pool) {
     return std::unexpected(pool.error());
@@ -394,6 +447,9 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
   pki.dir = out;
   pki.trust_dir = out / "trust";
   pki.crl = out / "trust" / "hpki-signing-ca.crl.pem";
+  pki.root_crl = out / "trust" / "hpki-root.crl.pem";
+  pki.revocation_base_url = base;
+  pki.created = now;
 
   // Every file is written at the end, after all certificates were made.
   std::vector<std::pair<fs::path, std::string>> files;
@@ -460,9 +516,13 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
     if (!key) {
       return std::unexpected(key.error());
     }
-    auto cert = make_cert(signing_ca_name->get(), key->get(), &*hpki_root, ca_from, ca_to, [](X509* c, X509V3_CTX* ctx) -> Result<void> {
+    auto cert = make_cert(signing_ca_name->get(), key->get(), &*hpki_root, ca_from, ca_to, [&base](X509* c, X509V3_CTX* ctx) -> Result<void> {
       HANKO_TRY(ca_exts(c, ctx, true));
-      return add_raw_ext(c, kOidCertPolicies, false, policies_der(kOidHpkiCaPolicy));
+      HANKO_TRY(add_raw_ext(c, kOidCertPolicies, false, policies_der(kOidHpkiCaPolicy)));
+      if (!base.empty()) {
+        HANKO_TRY(add_conf_ext(c, ctx, NID_crl_distribution_points, cdp_value(base, "hpki-root").c_str()));
+      }
+      return {};
     });
     if (!cert) {
       return std::unexpected(cert.error());
@@ -487,6 +547,13 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
        "Watanabe Saburo", "渡辺 三郎", "DEV-HPKI-0007", "Medical Doctor"},
       {"doctor-ec", "HPKI-profile signer, hcRole Medical Doctor, EC P-256 key (ES256)", "Hanko Sogo Byoin", "判子総合病院",
        "Kobayashi Akira", "小林 明", "DEV-HPKI-0008", "Medical Doctor", false, true},
+      {"rsa1024", "HPKI-profile signer, hcRole Medical Doctor, RSA-1024 key (too weak: negative tests)", "Hanko Sogo Byoin",
+       "判子総合病院", "Kato Shiro", "加藤 四郎", "DEV-HPKI-0009", "Medical Doctor", false, false, true},
+      {"sha1", "HPKI-profile signer, hcRole Medical Doctor, certificate signed with sha1WithRSAEncryption (negative tests)",
+       "Hanko Sogo Byoin", "判子総合病院", "Yoshida Goro", "吉田 五郎", "DEV-HPKI-0010", "Medical Doctor", false, false, false, true},
+      {"wrong-policy", "HPKI-profile signer, hcRole Medical Doctor, certificatePolicies 1.2.392.100495.1.5.1.2.3.1 instead of the signing policy",
+       "Hanko Sogo Byoin", "判子総合病院", "Yamaguchi Rokuro", "山口 六郎", "DEV-HPKI-0011", "Medical Doctor", false, false, false, false,
+       kOidWrongPolicy},
   };
   ossl::X509Ptr revoked_cert;
   for (const auto& s : signers) {
@@ -495,7 +562,7 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
     if (!subject || !kanji) {
       return std::unexpected(!subject ? subject.error() : kanji.error());
     }
-    auto key = s.ec ? ec_key() : keys.next();
+    auto key = s.ec ? ec_key() : (s.rsa1024 ? rsa_key(1024) : keys.next());
     if (!key) {
       return std::unexpected(key.error());
     }
@@ -504,13 +571,17 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
     const X509_NAME* kanji_name = kanji->get();
     auto cert = make_cert(subject->get(), key->get(), &signing_ca, from, to, [&](X509* c, X509V3_CTX* ctx) -> Result<void> {
       HANKO_TRY(add_conf_ext(c, ctx, NID_key_usage, "critical,nonRepudiation"));
-      HANKO_TRY(add_raw_ext(c, kOidCertPolicies, true, policies_der(kOidHpkiSignPolicy)));
+      HANKO_TRY(add_raw_ext(c, kOidCertPolicies, true, policies_der(s.policy)));
       HANKO_TRY(add_raw_ext(c, kOidSubjectAltName, false, san_dirname_der(kanji_name)));
       if (s.role) {
         HANKO_TRY(add_raw_ext(c, kOidSubjectDirAttrs, false, hc_role_der(*s.role)));
       }
-      return add_conf_ext(c, ctx, NID_crl_distribution_points, kCrlUrl);
-    });
+      if (base.empty()) {
+        return add_conf_ext(c, ctx, NID_crl_distribution_points, kCrlUrl);
+      }
+      HANKO_TRY(add_conf_ext(c, ctx, NID_crl_distribution_points, cdp_value(base, "hpki-signing-ca").c_str()));
+      return add_conf_ext(c, ctx, NID_info_access, aia_value(base, "hpki-signing-ca").c_str());
+    }, s.sha1 ? EVP_sha1() : EVP_sha256());
     if (!cert) {
       return std::unexpected(cert.error());
     }
@@ -561,8 +632,12 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
     if (!name || !key) {
       return std::unexpected(!name ? name.error() : key.error());
     }
-    auto cert = make_cert(name->get(), key->get(), &*jpki_root, signer_from, signer_to, [](X509* c, X509V3_CTX* ctx) -> Result<void> {
+    auto cert = make_cert(name->get(), key->get(), &*jpki_root, signer_from, signer_to, [&base](X509* c, X509V3_CTX* ctx) -> Result<void> {
       HANKO_TRY(add_conf_ext(c, ctx, NID_key_usage, "critical,nonRepudiation"));
+      if (!base.empty()) {
+        HANKO_TRY(add_conf_ext(c, ctx, NID_crl_distribution_points, cdp_value(base, "jpki-root").c_str()));
+        HANKO_TRY(add_conf_ext(c, ctx, NID_info_access, aia_value(base, "jpki-root").c_str()));
+      }
       HANKO_TRY(add_raw_ext(c, kOidCertPolicies, true, policies_der(kOidJpkiSignPolicy)));
       const Bytes san = der::sequence({other_name_utf8(kOidJpkiName, "山田 花子"), other_name_utf8(kOidJpkiGender, "2"),
                                        other_name_utf8(kOidJpkiBirthDate, "41990401"),
@@ -603,6 +678,45 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
     Issued issued{std::move(*cert), std::move(*key)};
     HANKO_TRY(record("tsa", "tsa", "RFC 3161 TSA certificate (EKU timeStamping only, critical) under tsa-root", issued, {}, std::nullopt));
   }
+  {
+    auto name = make_name({{"C", "JP"}, {"O", "Hanko Development PKI"}, {"CN", "Hanko Dev TSA (non-critical EKU)"}});
+    auto key = keys.next();
+    if (!name || !key) {
+      return std::unexpected(!name ? name.error() : key.error());
+    }
+    auto cert = make_cert(name->get(), key->get(), &*tsa_root, ca_from, ca_to, [](X509* c, X509V3_CTX* ctx) -> Result<void> {
+      HANKO_TRY(add_conf_ext(c, ctx, NID_key_usage, "critical,digitalSignature,nonRepudiation"));
+      return add_conf_ext(c, ctx, NID_ext_key_usage, "timeStamping");  // NOT critical: violates RFC 3161 section 2.3
+    });
+    if (!cert) {
+      return std::unexpected(cert.error());
+    }
+    Issued issued{std::move(*cert), std::move(*key)};
+    HANKO_TRY(record("tsa-noncritical-eku", "tsa",
+                     "TSA certificate under tsa-root whose EKU timeStamping is NOT critical (RFC 3161 section 2.3 violation: negative tests)",
+                     issued, {}, std::nullopt));
+  }
+
+  // ---- an OCSP responder that is not authorized for the HPKI signing CA ----------
+  {
+    auto name = make_name({{"C", "JP"}, {"O", "Hanko Development PKI"}, {"CN", "Hanko Dev Unauthorized OCSP Responder"}});
+    auto key = keys.next();
+    if (!name || !key) {
+      return std::unexpected(!name ? name.error() : key.error());
+    }
+    auto cert = make_cert(name->get(), key->get(), &*tsa_root, ca_from, ca_to, [](X509* c, X509V3_CTX* ctx) -> Result<void> {
+      HANKO_TRY(add_conf_ext(c, ctx, NID_key_usage, "critical,digitalSignature"));
+      HANKO_TRY(add_conf_ext(c, ctx, NID_ext_key_usage, "OCSPSigning"));
+      return add_raw_ext(c, kOidOcspNoCheck, false, der::null_value());
+    });
+    if (!cert) {
+      return std::unexpected(cert.error());
+    }
+    Issued issued{std::move(*cert), std::move(*key)};
+    HANKO_TRY(record("ocsp-unauthorized", "ocsp-responder",
+                     "OCSP responder certificate (EKU OCSPSigning) issued by tsa-root: NOT authorized for hpki-signing-ca (negative tests)",
+                     issued, {}, std::nullopt));
+  }
 
   // ---- CRL and trust folder -------------------------------------------------------
   auto crl = make_crl(signing_ca, {revoked_cert.get()}, now);
@@ -614,6 +728,26 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
     return std::unexpected(crl_pem.error());
   }
   files.emplace_back(pki.crl, std::move(*crl_pem));
+  auto root_crl = make_crl(*hpki_root, {}, now);
+  if (!root_crl) {
+    return std::unexpected(root_crl.error());
+  }
+  auto root_crl_pem = crl_to_pem(root_crl->get());
+  if (!root_crl_pem) {
+    return std::unexpected(root_crl_pem.error());
+  }
+  files.emplace_back(pki.root_crl, std::move(*root_crl_pem));
+  // The JPKI root's (empty) CRL, so that the JPKI signer's revocation can be
+  // checked offline from the trust folder when no revocation server is used.
+  auto jpki_crl = make_crl(*jpki_root, {}, now);
+  if (!jpki_crl) {
+    return std::unexpected(jpki_crl.error());
+  }
+  auto jpki_crl_pem = crl_to_pem(jpki_crl->get());
+  if (!jpki_crl_pem) {
+    return std::unexpected(jpki_crl_pem.error());
+  }
+  files.emplace_back(pki.trust_dir / "jpki-root.crl.pem", std::move(*jpki_crl_pem));
   files.emplace_back(pki.trust_dir / "hpki-root.pem", ossl::x509_to_pem(hpki_root->cert.get()));
   files.emplace_back(pki.trust_dir / "jpki-root.pem", ossl::x509_to_pem(jpki_root->cert.get()));
   files.emplace_back(pki.trust_dir / "tsa-root.pem", ossl::x509_to_pem(tsa_root->cert.get()));
@@ -644,6 +778,9 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now) {
   manifest.emplace_back("warning", std::string(kWarning));
   manifest.emplace_back("trust_dir", rel(pki.trust_dir));
   manifest.emplace_back("crl", rel(pki.crl));
+  manifest.emplace_back("root_crl", rel(pki.root_crl));
+  manifest.emplace_back("jpki_root_crl", rel(pki.trust_dir / "jpki-root.crl.pem"));
+  manifest.emplace_back("revocation_base_url", base.empty() ? json::Value(nullptr) : json::Value(base));
   manifest.emplace_back("items", std::move(items));
   files.emplace_back(out / "manifest.json", json::serialize(json::Value(std::move(manifest)), 2) + "\n");
 
@@ -703,6 +840,17 @@ Result<DevPki> load_dev_pki(const fs::path& dir) {
   }
   pki.trust_dir = *trust;
   pki.crl = *crl;
+  auto root_crl = path_of(*doc, "root_crl", false);  // absent in manifests written before it existed
+  if (!root_crl) {
+    return std::unexpected(root_crl.error());
+  }
+  pki.root_crl = *root_crl;
+  if (const std::string* base = doc->find_string("revocation_base_url")) {
+    pki.revocation_base_url = *base;
+  }
+  if (const std::string* created = doc->find_string("created")) {
+    pki.created = parse_rfc3339(*created);
+  }
   const json::Value* items = doc->find("items");
   if (items == nullptr || !items->is_array()) {
     return bad("\"items\" is not an array");

@@ -3,6 +3,7 @@
 #include <openssl/pem.h>
 
 #include <ctime>
+#include <limits>
 
 #include "hanko/common/digest.h"
 #include "hanko/common/file.h"
@@ -20,6 +21,39 @@ X509Ptr x509_from_der(ByteView der) {
 }
 
 Bytes x509_to_der(const X509* cert) { return to_der<i2d_X509>(cert); }
+
+X509CrlPtr x509_crl_from_der(ByteView der) {
+  if (der.empty() || der.size() > static_cast<std::size_t>(std::numeric_limits<long>::max())) {
+    return nullptr;
+  }
+  const unsigned char* p = der.data();
+  X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+  if (!crl || p != der.data() + der.size()) {
+    clear_openssl_errors();
+    return nullptr;
+  }
+  return crl;
+}
+
+std::vector<X509CrlPtr> x509_crls_from_pem(std::string_view pem) {
+  std::vector<X509CrlPtr> out;
+  if (pem.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    return out;
+  }
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) {
+    return out;
+  }
+  while (true) {
+    X509CrlPtr c(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+    if (!c) {
+      break;
+    }
+    out.push_back(std::move(c));
+  }
+  clear_openssl_errors();  // the loop ends with a "no start line" error
+  return out;
+}
 
 std::vector<X509Ptr> certificates_from_pem(std::string_view pem) {
   std::vector<X509Ptr> out;

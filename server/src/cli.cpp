@@ -18,6 +18,8 @@
 #include "hanko/common/json.h"
 #include "hanko/server/config.h"
 #include "hanko/server/service.h"
+#include "hanko/store/database.h"
+#include "validation_context.h"
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
 #include "hanko/tsa_client/dev_tsa.h"
@@ -36,9 +38,12 @@ const char* kUsage =
     "  dev-pki --out DIR [--at TIME]                 create a development PKI (development only)\n"
     "  tsa-server --listen HOST:PORT --cert C --key K [--chain F] [--policy OID] [--at TIME]\n"
     "                                                serve RFC 3161 over HTTP (development TSA)\n"
-    "  sign --in FILE --out FILE --cert C --key K [--chain F] [--tsa URL] [--level B-B|B-T]\n"
-    "       [--type CODE] [--canonicalization jcs|fhir-json] [--replace] [--at TIME]\n"
-    "  verify --in FILE --trust DIR [--tsa-trust DIR] [--at TIME] [--report json|text]\n"
+    "  sign --in FILE --out FILE --cert C --key K [--chain F] --trust DIR [--tsa URL] [--level B-B|B-T]\n"
+    "       [--type CODE] [--canonicalization jcs|fhir-json] [--replace] [--at TIME] [--no-policy]\n"
+    "       [validation options]\n"
+    "  verify --in FILE --trust DIR [--at TIME] [--report json|text] [validation options]\n"
+    "    validation options: [--tsa-trust DIR] [--ocsp-trust DIR] [--intermediates DIR] [--crl FILE,...]\n"
+    "       [--revocation ocsp-then-crl|crl-then-ocsp|ocsp-only|crl-only] [--offline] [--data DIR] [--config FILE]\n"
     "  canonicalize --in FILE [--method jcs|fhir-json]  print the signed #document bytes\n"
     "  serve [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
     "  trust list --trust DIR [--tsa-trust DIR] [--ocsp-trust DIR] [--at TIME] [--warn-days N] [--format text|json]\n"
@@ -118,9 +123,44 @@ int cmd_tsa_server(int argc, char** argv) {
   return kExitOk;
 }
 
+/** The trust, revocation and policy setup of `verify` and `sign`, from --config and the flags. */
+struct ValidationEnv {
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<ValidationContext> context;
+};
+
+Result<ValidationEnv> validation_env(const Args& a) {
+  std::map<std::string, std::string> overrides;
+  const std::vector<std::pair<const char*, const char*>> flag_keys = {
+      {"trust", "trust.dir"},           {"tsa-trust", "trust.tsaDir"},    {"ocsp-trust", "trust.ocspDir"},
+      {"intermediates", "trust.intermediatesDir"}, {"crl", "revocation.crlFiles"}, {"revocation", "revocation.order"},
+      {"data", "data.dir"}};
+  for (const auto& [flag, key] : flag_keys) {
+    if (auto v = a.get(flag)) overrides[key] = *v;
+  }
+  if (a.has("offline")) overrides["revocation.fetch"] = "false";
+  auto config = load_config(a.get("config").value_or(""), overrides);
+  if (!config) return std::unexpected(config.error());
+  ValidationEnv env;
+  // The store (revocation cache, qualification registry) only when a data directory is named.
+  if (a.get("data") || !a.get("config").value_or("").empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(config->data_dir, ec);
+    auto db = store::Database::open_sqlite(config->data_dir / "hanko.db");
+    if (!db) return std::unexpected(db.error());
+    env.db = std::move(*db);
+  }
+  auto ctx = ValidationContext::create(*config, env.db.get());
+  if (!ctx) return std::unexpected(ctx.error());
+  env.context = std::move(*ctx);
+  return env;
+}
+
 int cmd_sign(int argc, char** argv) {
-  auto a = parse_args(argc, argv, 2, {"in", "out", "cert", "key", "chain", "tsa", "level", "type", "canonicalization", "at"},
-                      {"replace"});
+  auto a = parse_args(argc, argv, 2,
+                      {"in", "out", "cert", "key", "chain", "tsa", "level", "type", "canonicalization", "at", "trust",
+                       "tsa-trust", "ocsp-trust", "intermediates", "crl", "revocation", "data", "config"},
+                      {"replace", "no-policy", "offline"});
   if (!a) return usage_error(a.error().message);
   auto in = a->get("in");
   auto out = a->get("out");
@@ -151,6 +191,26 @@ int cmd_sign(int argc, char** argv) {
   if (!text) return error_exit(text.error());
   auto bundle = signer::parse_document_bundle(*text);
   if (!bundle) return error_exit(bundle.error());
+  // The signing-side guard: hanko never produces a signature it would itself reject.
+  if (a->has("no-policy")) {
+    std::cerr << "hanko: WARNING: --no-policy: the signer's certificate, revocation status and qualification were "
+                 "NOT checked (for testing only)\n";
+  } else {
+    if (!a->get("trust")) {
+      return usage_error("sign needs --trust DIR to check the signer before signing (or --no-policy, for testing only)");
+    }
+    auto env = validation_env(*a);
+    if (!env) return error_exit(env.error());
+    std::vector<const X509*> chain;
+    for (const auto& c : (*key)->chain()) {
+      chain.push_back(c.get());
+    }
+    auto check = verifier::check_signer((*key)->certificate(), chain, *bundle, env->context->options(*at));
+    if (!check.ok) {
+      std::cerr << "hanko: " << check.message << "\n";
+      return check.sub_indication == verifier::SubIndication::try_later ? kExitRemote : 1;
+    }
+  }
   auto result = signer::sign_bundle(std::move(*bundle), **key, tsa.get(), opts);
   if (!result) {
     Error e = result.error();
@@ -170,7 +230,10 @@ int cmd_sign(int argc, char** argv) {
 }
 
 int cmd_verify(int argc, char** argv) {
-  auto a = parse_args(argc, argv, 2, {"in", "trust", "tsa-trust", "at", "report"}, {});
+  auto a = parse_args(argc, argv, 2,
+                      {"in", "trust", "tsa-trust", "ocsp-trust", "intermediates", "crl", "revocation", "data", "config",
+                       "at", "report"},
+                      {"offline"});
   if (!a) return usage_error(a.error().message);
   auto in = a->get("in");
   auto trust_dir = a->get("trust");
@@ -180,18 +243,11 @@ int cmd_verify(int argc, char** argv) {
   SystemClock clock;
   auto at = time_arg(*a, "at", clock.now());
   if (!at) return error_exit(at.error());
-  auto trust = certstore::TrustStore::load_dir(*trust_dir);
-  if (!trust) return error_exit(trust.error());
-  std::optional<certstore::TrustStore> tsa_trust;
-  if (auto t = a->get("tsa-trust")) {
-    auto loaded = certstore::TrustStore::load_dir(*t);
-    if (!loaded) return error_exit(loaded.error());
-    tsa_trust = std::move(*loaded);
-  }
+  auto env = validation_env(*a);
+  if (!env) return error_exit(env.error());
   auto text = read_file(*in);
   if (!text) return error_exit(text.error());
-  verifier::VerifyOptions opts{&*trust, tsa_trust ? &*tsa_trust : &*trust, *at};
-  auto report = verifier::verify_bundle_text(*text, opts);
+  auto report = verifier::verify_bundle_text(*text, env->context->options(*at));
   if (!report) return error_exit(report.error());
   if (format == "json") {
     std::cout << json::serialize(verifier::to_json(*report), 2) << "\n";

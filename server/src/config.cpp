@@ -9,11 +9,13 @@
 #include <Poco/Util/PropertyFileConfiguration.h>
 
 #include <charconv>
+#include <functional>
 #include <set>
 
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
 #include "hanko/signer/jades.h"
+#include "hanko/verifier/policy.h"
 
 namespace hanko::server {
 
@@ -28,8 +30,29 @@ const std::set<std::string>& known_keys() {
       "data.dir",         "dev.enabled",         "trust.dir",         "trust.tsaDir",
       "signer.cert",      "signer.key",          "signer.chain",      "tsa.url",
       "tsa.timeoutMs",    "signing.level",       "signing.canonicalization", "signing.signatureType",
+      "trust.ocspDir",    "trust.intermediatesDir", "trust.aiaFetch",  "revocation.order",
+      "revocation.fetch", "revocation.crlFiles", "revocation.ocspNonce", "revocation.clockSkewSeconds",
+      "http.connectTimeoutMs", "http.timeoutMs", "http.maxResponseBytes", "http.proxy",
   };
   return keys;
+}
+
+/** policy.* and crypto.* keys are checked by verifier::qualification_policy_from / crypto_constraints_from. */
+bool is_known_key(const std::string& k) {
+  return known_keys().contains(k) || k.starts_with("policy.") || k.starts_with("crypto.");
+}
+
+Result<bool> to_bool(const Poco::Util::AbstractConfiguration& c, const std::string& key, bool fallback,
+                     const std::string& where) {
+  if (!c.has(key)) {
+    return fallback;
+  }
+  try {
+    return c.getBool(key);
+  } catch (const Poco::Exception&) {
+    return fail(Errc::invalid_argument,
+                "configuration key " + key + " in " + where + ": '" + c.getString(key) + "' is not true or false");
+  }
 }
 
 void collect_keys(const AbstractConfiguration& c, const std::string& prefix, std::vector<std::string>& out) {
@@ -91,7 +114,7 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
     std::vector<std::string> keys;
     collect_keys(*file, "", keys);
     for (const auto& k : keys) {
-      if (!known_keys().contains(k)) {
+      if (!is_known_key(k)) {
         return fail(Errc::invalid_argument,
                     "unknown configuration key " + k + " in " + config_file + " (see docs/configuration.md)");
       }
@@ -101,7 +124,7 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
   }
   AutoPtr<Poco::Util::MapConfiguration> flags(new Poco::Util::MapConfiguration);
   for (const auto& [k, v] : overrides) {
-    if (!known_keys().contains(k)) {
+    if (!is_known_key(k)) {
       return fail(Errc::invalid_argument, "unknown configuration key " + k + " on the command line");
     }
     flags->setString(k, v);
@@ -162,6 +185,67 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
       auto v = to_int("tsa.timeoutMs", layered->getString("tsa.timeoutMs"), 100, 600000, origin("tsa.timeoutMs"));
       if (!v) return std::unexpected(v.error());
       c.tsa_timeout_ms = static_cast<int>(*v);
+    }
+    c.ocsp_trust_dir = layered->getString("trust.ocspDir", "");
+    c.intermediates_dir = layered->getString("trust.intermediatesDir", "");
+    for (const auto& [key, field] : std::initializer_list<std::pair<const char*, bool*>>{
+             {"trust.aiaFetch", &c.aia_fetch}, {"revocation.fetch", &c.revocation_fetch}, {"revocation.ocspNonce", &c.ocsp_nonce}}) {
+      auto b = to_bool(*layered, key, *field, origin(key));
+      if (!b) return std::unexpected(b.error());
+      *field = *b;
+    }
+    c.revocation_order = layered->getString("revocation.order", c.revocation_order);
+    if (c.revocation_order != "ocsp-then-crl" && c.revocation_order != "crl-then-ocsp" &&
+        c.revocation_order != "ocsp-only" && c.revocation_order != "crl-only") {
+      return fail(Errc::invalid_argument, "configuration key revocation.order in " + origin("revocation.order") + ": '" +
+                                              c.revocation_order +
+                                              "' is not ocsp-then-crl, crl-then-ocsp, ocsp-only or crl-only");
+    }
+    if (layered->has("revocation.crlFiles")) {
+      std::string list = layered->getString("revocation.crlFiles");
+      std::size_t pos = 0;
+      while (pos <= list.size()) {
+        std::size_t comma = list.find(',', pos);
+        std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        if (!item.empty()) c.crl_files.push_back(item);
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+      }
+    }
+    struct IntKey {
+      const char* key;
+      long long lo, hi;
+      std::function<void(long long)> set;
+    };
+    const std::vector<IntKey> ints = {
+        {"revocation.clockSkewSeconds", 0, 86400, [&](long long v) { c.clock_skew_seconds = static_cast<int>(v); }},
+        {"http.connectTimeoutMs", 100, 600000, [&](long long v) { c.http_connect_timeout_ms = static_cast<int>(v); }},
+        {"http.timeoutMs", 100, 600000, [&](long long v) { c.http_timeout_ms = static_cast<int>(v); }},
+        {"http.maxResponseBytes", 1024, 1LL << 30, [&](long long v) { c.http_max_response_bytes = static_cast<std::size_t>(v); }},
+    };
+    for (const auto& ik : ints) {
+      if (layered->has(ik.key)) {
+        auto v = to_int(ik.key, layered->getString(ik.key), ik.lo, ik.hi, origin(ik.key));
+        if (!v) return std::unexpected(v.error());
+        ik.set(*v);
+      }
+    }
+    c.http_proxy = layered->getString("http.proxy", "");
+    for (const char* prefix : {"policy", "crypto"}) {
+      std::vector<std::string> keys;
+      collect_keys(*layered, prefix, keys);
+      for (const auto& k : keys) {
+        if (k == prefix) continue;  // the prefix itself when no such keys exist
+        (std::string(prefix) == "policy" ? c.policy_keys : c.crypto_keys)[k] = layered->getString(k);
+      }
+    }
+    if (auto p = verifier::qualification_policy_from(c.policy_keys); !p) {
+      return fail(Errc::invalid_argument, p.error().message + " (" + where + ")");
+    }
+    if (auto k = verifier::crypto_constraints_from(c.crypto_keys); !k) {
+      return fail(Errc::invalid_argument, k.error().message + " (" + where + ")");
     }
     c.default_level = layered->getString("signing.level", c.default_level);
     if (!signer::level_from_name(c.default_level)) {

@@ -21,6 +21,7 @@
 #include "hanko/tsa_client/dev_tsa.h"
 #include "hanko/tsa_client/timestamp_source.h"
 #include "hanko/verifier/verifier.h"
+#include "validation_context.h"
 
 namespace hanko::server {
 
@@ -31,15 +32,14 @@ struct Service::Impl {
   const Clock& clock;
   std::unique_ptr<store::Database> db;
   std::unique_ptr<signer::SigningKey> key;
-  certstore::TrustStore trust;
-  std::optional<certstore::TrustStore> tsa_trust;
+  std::unique_ptr<ValidationContext> validation;
   std::unique_ptr<tsa::DevTsa> dev_tsa;
   std::unique_ptr<tsa::TimestampSource> tsa;
   const signer::Canonicalizer* canonicalizer = nullptr;
   signer::Level level = signer::Level::B_T;
   std::vector<std::string> notes;
 
-  Impl(ServiceConfig c, const Clock& clk, certstore::TrustStore t) : config(std::move(c)), clock(clk), trust(std::move(t)) {}
+  Impl(ServiceConfig c, const Clock& clk) : config(std::move(c)), clock(clk) {}
 };
 
 namespace {
@@ -109,20 +109,19 @@ Result<std::unique_ptr<Service>> Service::create(const ServiceConfig& config, co
                       " (development only, never for real prescriptions)");
     }
   }
-  fs::path trust_dir = !config.trust_dir.empty() ? config.trust_dir : (pki ? pki->trust_dir : fs::path());
-  auto trust = certstore::TrustStore::load_dir(trust_dir);
-  if (!trust) {
-    return fail(trust.error().code, "trust.dir: " + trust.error().message);
+  ServiceConfig effective = config;
+  if (effective.trust_dir.empty() && pki) {
+    effective.trust_dir = pki->trust_dir;
   }
-  auto impl = std::make_unique<Impl>(config, clock, std::move(*trust));
+  auto impl = std::make_unique<Impl>(effective, clock);
   impl->db = std::move(*db);
-  notes.push_back("trust anchors: " + trust_dir.string() + " (" + std::to_string(impl->trust.anchor_count()) + ")");
-  if (!config.tsa_trust_dir.empty()) {
-    auto t = certstore::TrustStore::load_dir(config.tsa_trust_dir);
-    if (!t) {
-      return fail(t.error().code, "trust.tsaDir: " + t.error().message);
-    }
-    impl->tsa_trust = std::move(*t);
+  auto validation = ValidationContext::create(effective, impl->db.get());
+  if (!validation) {
+    return std::unexpected(validation.error());
+  }
+  impl->validation = std::move(*validation);
+  for (const auto& line : impl->validation->describe()) {
+    notes.push_back(line);
   }
   // The signer.
   if (!config.signer_cert.empty()) {
@@ -144,7 +143,7 @@ Result<std::unique_ptr<Service>> Service::create(const ServiceConfig& config, co
   }
   // The TSA.
   if (!config.tsa_url.empty()) {
-    HttpOptions http;
+    HttpOptions http = http_options(config);
     http.total_timeout = std::chrono::milliseconds(config.tsa_timeout_ms);
     impl->tsa = std::make_unique<tsa::HttpTsaClient>(config.tsa_url, http);
     notes.push_back("TSA: " + config.tsa_url);
@@ -204,6 +203,23 @@ HttpAnswer Service::sign(std::string_view content_type, std::string_view body, s
     return error_answer(bundle.error());
   }
   opts.signing_time = m_impl->clock.now();
+  // The signing-side guard: hanko never produces a signature it would itself reject.
+  {
+    std::vector<const X509*> chain;
+    for (const auto& c : m_impl->key->chain()) {
+      chain.push_back(c.get());
+    }
+    auto check = verifier::check_signer(m_impl->key->certificate(), chain, *bundle,
+                                        m_impl->validation->options(opts.signing_time));
+    if (!check.ok) {
+      if (check.sub_indication == verifier::SubIndication::try_later) {
+        HttpAnswer a = operation_outcome(503, "transient", check.message);
+        a.headers.emplace_back("Retry-After", "30");
+        return a;
+      }
+      return operation_outcome(422, "business-rule", check.message);
+    }
+  }
   auto signed_bundle = signer::sign_bundle(std::move(*bundle), *m_impl->key, m_impl->tsa.get(), opts);
   if (!signed_bundle) {
     const Error& e = signed_bundle.error();
@@ -233,10 +249,7 @@ HttpAnswer Service::verify(std::string_view content_type, std::string_view body,
   if (!bundle) {
     return operation_outcome(400, "invalid", "the body is not valid JSON: " + bundle.error().message);
   }
-  verifier::VerifyOptions opts;
-  opts.signature_trust = &m_impl->trust;
-  opts.tsa_trust = m_impl->tsa_trust ? &*m_impl->tsa_trust : &m_impl->trust;
-  opts.validation_time = at;
+  verifier::VerifyOptions opts = m_impl->validation->options(at);
   auto report = verifier::verify_bundle(*bundle, opts);
   if (!report) {
     return error_answer(report.error());

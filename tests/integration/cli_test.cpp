@@ -43,7 +43,7 @@ class Cli : public EndToEnd {
   }
   std::string sign_args(const fs::path& out, const std::string& extra = "") const {
     return "sign --in " + q(in) + " --out " + q(out) + " --cert " + q(cert) + " --key " + q(key) + " --chain " +
-           q(chain) + " --at 2026-01-16T09:30:00Z " + extra;
+           q(chain) + " --trust " + q(dev_pki().trust_dir) + " --at 2026-01-16T09:30:00Z " + extra;
   }
   std::string verify_args(const fs::path& file, const std::string& extra = "") const {
     return "verify --in " + q(file) + " --trust " + q(dev_pki().trust_dir) + " --at 2026-01-16T10:00:00Z " + extra;
@@ -136,6 +136,102 @@ TEST_F(Cli, CanonicalizePrintsTheSignedBytes) {
   EXPECT_EQ(c.out.find("test-bundle-1"), std::string::npos) << "root id removed";
   EXPECT_EQ(c.out.find("lastUpdated"), std::string::npos) << "root meta removed";
   EXPECT_TRUE(c.out.starts_with("{\"entry\":[")) << c.out.substr(0, 40);
+}
+
+TEST_F(Cli, SignRefusesASignerTheVerifierWouldReject) {
+  // A pharmacist may not sign a prescription: exit 1, one line naming the rule, nothing written.
+  const auto& p = dev_pki().get("pharmacist");
+  cert = p.cert;
+  key = p.key;
+  chain = p.chain;
+  auto s = run(sign_args(dir / "x.json", "--level B-B"));
+  EXPECT_EQ(s.code, 1) << s.err;
+  EXPECT_NE(s.err.find("qualification"), std::string::npos) << s.err;
+  EXPECT_NE(s.err.find("Pharmacist"), std::string::npos) << s.err;
+  EXPECT_EQ(std::count(s.err.begin(), s.err.end(), '\n'), 1) << s.err;
+  EXPECT_FALSE(fs::exists(dir / "x.json"));
+  // The revoked signer is refused too (the CRL in the trust folder lists it).
+  const auto& r = dev_pki().get("revoked");
+  cert = r.cert;
+  key = r.key;
+  chain = r.chain;
+  auto revoked = run(sign_args(dir / "y.json", "--level B-B"));
+  EXPECT_EQ(revoked.code, 1) << revoked.err;
+  EXPECT_NE(revoked.err.find("revoked"), std::string::npos) << revoked.err;
+  // --no-policy signs anyway and says so; the verifier still rejects the result.
+  cert = p.cert;
+  key = p.key;
+  chain = p.chain;
+  auto forced = run(sign_args(dir / "z.json", "--level B-B --no-policy"));
+  EXPECT_EQ(forced.code, 0) << forced.err;
+  EXPECT_NE(forced.err.find("--no-policy"), std::string::npos) << forced.err;
+  auto v = run(verify_args(dir / "z.json"));
+  EXPECT_EQ(v.code, 2) << v.out;
+  EXPECT_NE(v.out.find("SIG_CONSTRAINTS_FAILURE"), std::string::npos) << v.out;
+}
+
+TEST_F(Cli, SignWithoutTrustIsAUsageError) {
+  auto s = run("sign --in " + q(in) + " --out " + q(dir / "x.json") + " --cert " + q(cert) + " --key " + q(key) +
+               " --level B-B");
+  EXPECT_EQ(s.code, 3) << s.err;
+  EXPECT_NE(s.err.find("--trust"), std::string::npos) << s.err;
+}
+
+TEST_F(Cli, TrustListShowsAnchorsAndNearExpiry) {
+  auto ok = run("trust list --trust " + q(dev_pki().trust_dir) + " --at 2026-01-16T00:00:00Z --warn-days 20 --format json");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  auto doc = json::parse(ok.out);
+  ASSERT_TRUE(doc) << ok.out;
+  int anchors = 0;
+  int near = 0;
+  for (const auto& item : doc->find("items")->as_array()) {
+    anchors += *item.find_string("kind") == "anchor" ? 1 : 0;
+    near += *item.find_string("state") != "ok" ? 1 : 0;
+  }
+  EXPECT_EQ(anchors, 3);  // HPKI, JPKI and TSA roots
+  EXPECT_EQ(near, 0) << ok.out;
+  // With the default 90-day window the CRLs (valid 30 days) are near expiry; 11 years later everything is expired.
+  auto later = run("trust list --trust " + q(dev_pki().trust_dir) + " --at 2026-01-16T00:00:00Z");
+  EXPECT_EQ(later.code, 0);
+  EXPECT_NE(later.out.find("NEAR-EXPIRY"), std::string::npos) << later.out;
+  auto expired = run("trust list --trust " + q(dev_pki().trust_dir) + " --at 2037-01-01T00:00:00Z");
+  EXPECT_NE(expired.out.find("EXPIRED"), std::string::npos) << expired.out;
+  EXPECT_EQ(run("trust list").code, 3);
+  EXPECT_EQ(run("trust list --trust " + q(dir / "missing")).code, 3);
+}
+
+TEST_F(Cli, RegistryMakesAJpkiSignerVerifiable) {
+  fs::path data = dir / "data";
+  const auto& j = dev_pki().get("jpki-signer");
+  fs::path out = dir / "jpki-signed.json";
+  auto s = run("sign --in " + q(in) + " --out " + q(out) + " --cert " + q(j.cert) + " --key " + q(j.key) +
+               " --at 2026-01-16T09:30:00Z --level B-B --no-policy");
+  ASSERT_EQ(s.code, 0) << s.err;
+  auto before = run(verify_args(out, "--data " + q(data)));
+  EXPECT_EQ(before.code, 2) << before.out;
+  EXPECT_NE(before.out.find("hanko registry add"), std::string::npos) << before.out;
+
+  auto add = run("registry add --data " + q(data) + " --cert " + q(j.cert) +
+                 " --by-identity --role 'Medical Doctor' --licence 123456 --from 2025-01-01 --to 2030-01-01");
+  ASSERT_EQ(add.code, 0) << add.err;
+  auto list = run("registry list --data " + q(data) + " --format json");
+  ASSERT_EQ(list.code, 0) << list.err;
+  auto entries = json::parse(list.out);
+  ASSERT_TRUE(entries && entries->is_array() && entries->as_array().size() == 1) << list.out;
+  auto after = run(verify_args(out, "--data " + q(data) + " --report json"));
+  EXPECT_EQ(after.code, 0) << after.out;
+  auto report = json::parse(after.out);
+  ASSERT_TRUE(report);
+  const auto& q0 = *report->find("signatures")->as_array()[0].find("qualification");
+  EXPECT_EQ(*q0.find_string("source"), "registry");
+  EXPECT_EQ(*q0.find_string("licenceNumber"), "123456");
+
+  const long long id = std::stoll(entries->as_array()[0].find("id")->as_number().literal);
+  EXPECT_EQ(run("registry remove --data " + q(data) + " --id " + std::to_string(id)).code, 0);
+  EXPECT_EQ(run("registry remove --data " + q(data) + " --id " + std::to_string(id)).code, 3);
+  EXPECT_EQ(run(verify_args(out, "--data " + q(data))).code, 2);
+  EXPECT_EQ(run("registry add --data " + q(data) + " --role X").code, 3);
+  EXPECT_EQ(run("registry list --data " + q(dir / "nowhere")).code, 3);
 }
 
 TEST_F(Cli, DevPkiWritesAManifest) {

@@ -76,9 +76,10 @@ TEST_F(PastValidation, RevokedSignerTimestampedBeforeRevocationPasses) {
   EXPECT_EQ(r.indication, Indication::total_passed) << verifier::to_text(r);
 }
 
-TEST_F(PastValidation, NoHcRoleIsAWarningNotAFailure) {
+TEST_F(PastValidation, NoHcRoleIsNotElectronicallyVerifiable) {
   auto r = verify(sign(bundle(), "no-role", signer::Level::B_B, sign_time()), sign_time());
-  EXPECT_EQ(r.indication, Indication::total_passed);
+  EXPECT_EQ(r.indication, Indication::indeterminate) << verifier::to_text(r);
+  EXPECT_EQ(r.sub_indication, SubIndication::sig_constraints_failure);
   EXPECT_FALSE(r.signatures.front().role);
   bool warned = false;
   for (const auto& w : r.signatures.front().warnings) {

@@ -128,6 +128,7 @@ def direction_a(hanko, example, pki, work, signer_id, alg):
          "--cert", os.path.join(pki, f"{signer_id}.pem"),
          "--key", os.path.join(pki, f"{signer_id}.key.pem"),
          "--chain", os.path.join(pki, f"{signer_id}.chain.pem"),
+         "--trust", os.path.join(pki, "trust"),
          "--level", "B-B", "--at", SIGN_TIME], expect=0)
 
     hanko_jcs = run([hanko, "canonicalize", "--in", signed, "--method", "jcs"], expect=0).stdout

@@ -7,6 +7,7 @@
 #include "hanko/certstore/cert_info.h"
 #include "hanko/common/base64.h"
 #include "hanko/common/digest.h"
+#include "hanko/common/http_client.h"
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
 #include "hanko/signer/jades.h"
@@ -126,6 +127,328 @@ SubIndication chain_sub_indication(ChainStatus s) {
   }
 }
 
+/** Certificates named by the AIA caIssuers URLs of `cert` (RFC 5280 4.2.2.1), fetched over HTTP; untrusted. */
+void fetch_aia_issuers(const X509* cert, const HttpClient& http, std::vector<ossl::X509Ptr>& out,
+                       SignatureReport& r) {
+  const X509* current = cert;
+  for (int depth = 0; depth < 4 && current != nullptr; ++depth) {
+    std::vector<std::string> urls = certstore::ca_issuers_urls(current);
+    const X509* next = nullptr;
+    for (const auto& url : urls) {
+      auto resp = http.get(url);
+      if (!resp || resp->status != 200) {
+        r.warnings.push_back("could not fetch the issuer certificate from " + url + ": " +
+                             (resp ? "HTTP " + std::to_string(resp->status) : resp.error().message));
+        continue;
+      }
+      ossl::X509Ptr issuer = ossl::x509_from_der(as_bytes(resp->body));
+      if (!issuer) {
+        auto pem = ossl::certificates_from_pem(resp->body);
+        if (!pem.empty()) {
+          issuer = std::move(pem.front());
+        }
+      }
+      if (!issuer) {
+        r.warnings.push_back("the issuer certificate at " + url + " is not a DER or PEM certificate");
+        continue;
+      }
+      r.warnings.push_back("fetched the issuer certificate " + certstore::summarize(issuer.get()).subject + " from " + url +
+                           " (AIA caIssuers)");
+      next = issuer.get();
+      out.push_back(std::move(issuer));
+      break;
+    }
+    if (next == nullptr || X509_check_issued(const_cast<X509*>(next), const_cast<X509*>(next)) == X509_V_OK) {
+      break;
+    }
+    current = next;
+  }
+}
+
+const QualificationPolicy& default_policy() {
+  static const QualificationPolicy p = QualificationPolicy::defaults();
+  return p;
+}
+
+const CryptoConstraints& default_crypto() {
+  static const CryptoConstraints c = CryptoConstraints::defaults();
+  return c;
+}
+
+/** Cryptographic constraints on the signature algorithm and the certificates, at `t` (a POE or the validation time). */
+bool crypto_stage(std::string_view jws_alg, const X509* leaf, const std::vector<const X509*>& others,
+                  const std::optional<TimePoint>& poe, const VerifyOptions& opts, SignatureReport& r) {
+  const CryptoConstraints& table = opts.crypto != nullptr ? *opts.crypto : default_crypto();
+  const TimePoint t = poe ? *poe : opts.validation_time;
+  std::vector<CryptoCheck> failures;
+  CryptoCheck sig = check_signature_crypto(jws_alg, leaf, t, table);
+  if (!sig.ok) {
+    failures.push_back(sig);
+  }
+  std::vector<const X509*> all{leaf};
+  all.insert(all.end(), others.begin(), others.end());
+  for (const X509* c : all) {
+    if (X509_check_issued(const_cast<X509*>(c), const_cast<X509*>(c)) == X509_V_OK) {
+      continue;  // a self-signed anchor's own signature is not relied on
+    }
+    CryptoCheck cc = check_certificate_crypto(c, t, table);
+    if (!cc.ok) {
+      failures.push_back(cc);
+    }
+  }
+  if (failures.empty()) {
+    add_check(r, "cryptographic-constraints", BlockIndication::passed,
+              "the algorithms and key sizes are acceptable at " + format_rfc3339(t));
+    return true;
+  }
+  const CryptoCheck& f = failures.front();
+  add_check(r, "cryptographic-constraints", BlockIndication::failed, f.message);
+  if (f.sunset && !poe) {
+    conclude(r, Indication::indeterminate, SubIndication::crypto_constraints_failure_no_poe,
+             f.message + "; no proof of existence (timestamp) from before " + format_rfc3339(*f.sunset));
+  } else {
+    conclude(r, Indication::indeterminate, SubIndication::crypto_constraints_failure, f.message);
+  }
+  return false;
+}
+
+/** OCSP/CRL status of each certificate below the anchor (RFC 5280, RFC 6960); EN 319 102-1 5.2.6 and 5.6.2.1. */
+bool revocation_stage(const std::vector<ossl::X509Ptr>& chain, const std::optional<TimePoint>& poe,
+                      const VerifyOptions& opts, SignatureReport& r) {
+  if (opts.revocation == nullptr) {
+    r.warnings.push_back("revocation was not checked online (no revocation checker configured); only CRLs in the "
+                         "trust folder were consulted");
+    return true;
+  }
+  for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+    const X509* cert = chain[i].get();
+    const X509* issuer = chain[i + 1].get();
+    const std::string subject = certstore::summarize(cert).subject;
+    certstore::RevocationResult res = opts.revocation->check(cert, issuer, opts.validation_time);
+    RevocationReport rr;
+    rr.certificate = subject;
+    rr.status = std::string(certstore::revocation_status_name(res.status));
+    if (res.status == certstore::RevocationStatus::good || res.status == certstore::RevocationStatus::revoked ||
+        res.status == certstore::RevocationStatus::unknown) {
+      rr.source = res.source == certstore::RevocationSourceKind::ocsp ? "OCSP" : "CRL";
+    }
+    rr.url = res.url;
+    rr.responder = res.responder;
+    rr.produced_at = res.produced_at;
+    rr.this_update = res.this_update;
+    rr.next_update = res.next_update;
+    rr.revocation_time = res.revocation_time;
+    rr.revocation_reason = res.revocation_reason;
+    rr.from_cache = res.from_cache;
+    rr.message = res.message;
+    rr.attempts = res.attempts;
+    r.revocation.push_back(rr);
+    const bool leaf = i == 0;
+    const std::string who = leaf ? "the signer certificate " + subject : "the CA certificate " + subject;
+    switch (res.status) {
+      case certstore::RevocationStatus::good: continue;
+      case certstore::RevocationStatus::revoked: {
+        if (res.revocation_time && *res.revocation_time > opts.validation_time) {
+          r.warnings.push_back(who + " is revoked from " + format_rfc3339(*res.revocation_time) +
+                               ", after the validation time");
+          continue;
+        }
+        if (poe && res.revocation_time && *poe < *res.revocation_time) {
+          r.warnings.push_back(who + " was revoked at " + format_rfc3339(*res.revocation_time) +
+                               ", after the signature's proof of existence at " + format_rfc3339(*poe) +
+                               ": the signature stays valid");
+          continue;
+        }
+        std::string when = res.revocation_time ? " at " + format_rfc3339(*res.revocation_time) : std::string();
+        add_check(r, "revocation", BlockIndication::failed, who + " is revoked" + when + " (" + rr.source + " " + rr.url + ")");
+        if (poe && leaf) {
+          conclude(r, Indication::total_failed, SubIndication::revoked,
+                   who + " was revoked" + when + ", before the signature existed (timestamped " +
+                       format_rfc3339(*poe) + ")");
+        } else {
+          conclude(r, Indication::indeterminate, leaf ? SubIndication::revoked_no_poe : SubIndication::revoked_ca_no_poe,
+                   who + " is revoked" + when + " and no timestamp proves the signature existed before that");
+        }
+        return false;
+      }
+      case certstore::RevocationStatus::unknown:
+        add_check(r, "revocation", BlockIndication::indeterminate, res.message);
+        conclude(r, Indication::indeterminate, SubIndication::certificate_chain_general_failure,
+                 "the revocation service does not know " + who + " (status unknown): " + res.message);
+        return false;
+      case certstore::RevocationStatus::unavailable:
+      case certstore::RevocationStatus::invalid: {
+        add_check(r, "revocation", BlockIndication::indeterminate, res.message);
+        std::string tried;
+        for (const auto& a : res.attempts) {
+          tried += (tried.empty() ? "" : "; ") + a;
+        }
+        conclude(r, Indication::indeterminate, SubIndication::try_later,
+                 "no usable revocation data for " + who + ": " + res.message +
+                     (tried.empty() ? std::string() : " [tried: " + tried + "]") +
+                     ". Try again later, or check the network path to these URLs (tls/proxy settings)");
+        return false;
+      }
+    }
+  }
+  add_check(r, "revocation", BlockIndication::passed,
+            "no certificate of the chain is revoked (" + std::to_string(chain.size() > 0 ? chain.size() - 1 : 0) +
+                " checked)");
+  return true;
+}
+
+/** The qualification policy: may this signer sign this kind of document? */
+bool qualification_stage(const json::Value& bundle, const X509* leaf, const std::optional<TimePoint>& poe,
+                         const VerifyOptions& opts, SignatureReport& r) {
+  if (opts.skip_qualification) {
+    QualificationReport q;
+    q.outcome = "NOT_CHECKED";
+    q.source = "none";
+    q.message = "the qualification policy was skipped (--no-policy: for testing only)";
+    r.qualification = q;
+    r.warnings.push_back(q.message);
+    return true;
+  }
+  const QualificationPolicy& policy = opts.qualification != nullptr ? *opts.qualification : default_policy();
+  auto doc = document_type(bundle, policy);
+  TimePoint when = poe ? *poe : (r.claimed_signing_time ? *r.claimed_signing_time : opts.validation_time);
+  QualificationDecision d = decide_qualification(leaf, doc, when, policy, opts.registry);
+  QualificationReport q;
+  q.outcome = std::string(outcome_name(d.outcome));
+  q.role = d.role;
+  q.source = d.source;
+  q.rule = d.rule;
+  if (doc) {
+    q.document_type = doc->system + "|" + doc->code;
+  }
+  q.registry_id = d.registry_id;
+  q.licence_number = d.licence_number;
+  q.message = d.message;
+  r.qualification = q;
+  for (auto& w : d.warnings) {
+    r.warnings.push_back(std::move(w));
+  }
+  for (auto& w : compare_signer_with_bundle(leaf, d.role, bundle, r.who)) {
+    r.warnings.push_back(std::move(w));
+  }
+  if (d.outcome != QualificationOutcome::qualified) {
+    add_check(r, "qualification", BlockIndication::failed, d.message);
+    conclude(r, Indication::indeterminate, sub_indication_for(d.outcome), d.message);
+    return false;
+  }
+  add_check(r, "qualification", BlockIndication::passed, d.message);
+  return true;
+}
+
+/**
+ * The checks on the signer's certificate: cryptographic constraints, chain
+ * (with past certificate validation at the POE), revocation, keyUsage and the
+ * qualification policy. Returns true when all passed; otherwise `r` is
+ * concluded.
+ */
+bool certificate_stages(const json::Value& bundle, const X509* leaf, std::vector<const X509*> untrusted,
+                        std::string_view jws_alg, bool has_tst, const VerifyOptions& opts, SignatureReport& r) {
+  if (!crypto_stage(jws_alg, leaf, untrusted, r.best_signature_time, opts, r)) {
+    return false;
+  }
+  // --- X.509 validation at the validation time ---------------------------
+  auto chain = opts.signature_trust->verify(leaf, untrusted, opts.validation_time, certstore::Purpose::signature);
+  std::vector<ossl::X509Ptr> fetched;
+  if (chain.status == ChainStatus::no_chain_found && opts.aia_fetcher != nullptr) {
+    fetch_aia_issuers(leaf, *opts.aia_fetcher, fetched, r);
+    if (!fetched.empty()) {
+      for (const auto& f : fetched) {
+        untrusted.push_back(f.get());
+      }
+      chain = opts.signature_trust->verify(leaf, untrusted, opts.validation_time, certstore::Purpose::signature);
+    }
+  }
+  std::vector<ossl::X509Ptr> validated_chain;
+  auto record_chain = [&](const certstore::ChainResult& c) {
+    validated_chain.clear();
+    for (const auto& cc : c.chain) {
+      validated_chain.push_back(ossl::up_ref(cc.get()));
+    }
+    r.chain.clear();
+    for (const auto& cc : c.chain) {
+      r.chain.push_back(cert_info(cc.get()));
+    }
+  };
+  record_chain(chain);
+  if (chain.status != ChainStatus::ok) {
+    bool recovered = false;
+    // Past certificate validation (EN 319 102-1 5.6.2.1): with a POE before
+    // the problem arose, validate the chain at the POE time instead.
+    if (r.best_signature_time &&
+        (chain.status == ChainStatus::expired || chain.status == ChainStatus::revoked ||
+         chain.status == ChainStatus::not_yet_valid)) {
+      TimePoint poe = *r.best_signature_time;
+      auto past = opts.signature_trust->verify(leaf, untrusted, poe, certstore::Purpose::signature);
+      // A CRL lists a certificate whatever the time asked about: a revocation
+      // dated after the POE does not affect a signature that existed before it.
+      bool revoked_later = past.status == ChainStatus::revoked && chain.status == ChainStatus::revoked &&
+                           chain.revocation_time && poe < *chain.revocation_time;
+      if (chain.status == ChainStatus::revoked && chain.revocation_time && *chain.revocation_time <= poe) {
+        // Proof that the signature was made after the revocation: EN 319 102-1 REVOKED.
+        add_check(r, "certificate-chain", BlockIndication::failed, chain.message);
+        conclude(r, Indication::total_failed, SubIndication::revoked,
+                 "the signer certificate was revoked at " + format_rfc3339(*chain.revocation_time) +
+                     ", before the signature existed (timestamped " + format_rfc3339(poe) + ")");
+        return false;
+      }
+      if (past.status == ChainStatus::ok || revoked_later) {
+        record_chain(past);
+        add_check(r, "certificate-chain", BlockIndication::passed,
+                  "the chain was valid at the signature timestamp " + format_rfc3339(poe) + " (" + chain.message +
+                      " at the validation time)");
+        r.warnings.push_back(chain.message + " at the validation time; valid when the signature was timestamped");
+        recovered = true;
+      } else if (past.status == ChainStatus::not_yet_valid && chain.status != ChainStatus::revoked) {
+        add_check(r, "certificate-chain", BlockIndication::failed, past.message);
+        conclude(r, Indication::total_failed, SubIndication::not_yet_valid,
+                 "the signature was timestamped at " + format_rfc3339(poe) +
+                     ", before the signer certificate became valid");
+        return false;
+      }
+    }
+    if (!recovered) {
+      add_check(r, "certificate-chain", BlockIndication::indeterminate, chain.message);
+      SubIndication sub = chain_sub_indication(chain.status);
+      std::string msg = chain.message;
+      if (chain.status == ChainStatus::no_chain_found) {
+        msg = "the signer certificate (" + r.signer->subject + ", issued by " + r.signer->issuer +
+              ") does not chain to a configured trust anchor: " + chain.message;
+      } else if (chain.status == ChainStatus::expired && !has_tst) {
+        msg = chain.message + "; the signature has no timestamp from before the expiry (no proof of existence)";
+      } else if (chain.status == ChainStatus::expired) {
+        msg = chain.message + "; no valid timestamp from before the expiry";
+      }
+      conclude(r, Indication::indeterminate, sub, msg);
+      return false;
+    }
+  } else {
+    add_check(r, "certificate-chain", BlockIndication::passed,
+              "chains to the trust anchor " + (r.chain.empty() ? std::string() : r.chain.back().subject) + " at " +
+                  format_rfc3339(opts.validation_time));
+  }
+  // --- Signing certificate constraints (HPKI: nonRepudiation) ------------
+  if (!r.non_repudiation) {
+    add_check(r, "key-usage", BlockIndication::failed,
+              "the signer certificate's keyUsage lacks nonRepudiation (contentCommitment)");
+    conclude(r, Indication::indeterminate, SubIndication::chain_constraints_failure,
+             "the signer certificate is not a signing (non-repudiation) certificate");
+    return false;
+  }
+  add_check(r, "key-usage", BlockIndication::passed, "keyUsage includes nonRepudiation");
+  // --- Revocation of the chain -------------------------------------------------
+  if (!revocation_stage(validated_chain, r.best_signature_time, opts, r)) {
+    return false;
+  }
+  // --- Qualification ------------------------------------------------------------
+  return qualification_stage(bundle, leaf, r.best_signature_time, opts, r);
+}
+
+
 void validate_signature(const json::Value& bundle, const json::Value& sig_el, const VerifyOptions& opts,
                         SignatureReport& r, ValidationReport& report) {
   // --- Format -------------------------------------------------------------
@@ -235,6 +558,14 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
   if (x5c == nullptr || !x5c->is_array() || x5c->as_array().empty()) {
     conclude(r, Indication::indeterminate, SubIndication::no_signing_certificate_found,
              "the JWS header carries no x5c certificate chain");
+    return;
+  }
+  // A real chain is a handful of certificates; refuse absurd ones before parsing them.
+  constexpr std::size_t kMaxX5c = 10;
+  if (x5c->as_array().size() > kMaxX5c) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure,
+             "x5c holds " + std::to_string(x5c->as_array().size()) + " certificates; at most " +
+                 std::to_string(kMaxX5c) + " are accepted");
     return;
   }
   std::vector<ossl::X509Ptr> certs;
@@ -352,84 +683,14 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
   if (r.claimed_signing_time && r.best_signature_time && *r.claimed_signing_time > *r.best_signature_time + std::chrono::minutes(5)) {
     r.warnings.push_back("the claimed signing time is after the signature timestamp");
   }
-  // --- X.509 validation at the validation time ---------------------------
+  // --- Certificates, revocation, constraints and qualification -------------
   std::vector<const X509*> untrusted;
   for (std::size_t i = 1; i < certs.size(); ++i) {
     untrusted.push_back(certs[i].get());
   }
-  auto chain = opts.signature_trust->verify(leaf, untrusted, opts.validation_time, certstore::Purpose::signature);
-  auto record_chain = [&](const certstore::ChainResult& c) {
-    r.chain.clear();
-    for (const auto& cc : c.chain) {
-      r.chain.push_back(cert_info(cc.get()));
-    }
-  };
-  record_chain(chain);
-  if (chain.status != ChainStatus::ok) {
-    bool recovered = false;
-    // Past certificate validation (EN 319 102-1 5.6.2.1): with a POE before
-    // the problem arose, validate the chain at the POE time instead.
-    if (r.best_signature_time &&
-        (chain.status == ChainStatus::expired || chain.status == ChainStatus::revoked ||
-         chain.status == ChainStatus::not_yet_valid)) {
-      TimePoint poe = *r.best_signature_time;
-      auto past = opts.signature_trust->verify(leaf, untrusted, poe, certstore::Purpose::signature);
-      // A CRL lists a certificate whatever the time asked about: a revocation
-      // dated after the POE does not affect a signature that existed before it.
-      bool revoked_later = past.status == ChainStatus::revoked && chain.status == ChainStatus::revoked &&
-                           chain.revocation_time && poe < *chain.revocation_time;
-      if (chain.status == ChainStatus::revoked && chain.revocation_time && *chain.revocation_time <= poe) {
-        // Proof that the signature was made after the revocation: EN 319 102-1 REVOKED.
-        add_check(r, "certificate-chain", BlockIndication::failed, chain.message);
-        conclude(r, Indication::total_failed, SubIndication::revoked,
-                 "the signer certificate was revoked at " + format_rfc3339(*chain.revocation_time) +
-                     ", before the signature existed (timestamped " + format_rfc3339(poe) + ")");
-        return;
-      }
-      if (past.status == ChainStatus::ok || revoked_later) {
-        record_chain(past);
-        add_check(r, "certificate-chain", BlockIndication::passed,
-                  "the chain was valid at the signature timestamp " + format_rfc3339(poe) + " (" + chain.message +
-                      " at the validation time)");
-        r.warnings.push_back(chain.message + " at the validation time; valid when the signature was timestamped");
-        recovered = true;
-      } else if (past.status == ChainStatus::not_yet_valid && chain.status != ChainStatus::revoked) {
-        add_check(r, "certificate-chain", BlockIndication::failed, past.message);
-        conclude(r, Indication::total_failed, SubIndication::not_yet_valid,
-                 "the signature was timestamped at " + format_rfc3339(poe) +
-                     ", before the signer certificate became valid");
-        return;
-      }
-    }
-    if (!recovered) {
-      add_check(r, "certificate-chain", BlockIndication::indeterminate, chain.message);
-      SubIndication sub = chain_sub_indication(chain.status);
-      std::string msg = chain.message;
-      if (chain.status == ChainStatus::no_chain_found) {
-        msg = "the signer certificate (" + r.signer->subject + ", issued by " + r.signer->issuer +
-              ") does not chain to a configured trust anchor: " + chain.message;
-      } else if (chain.status == ChainStatus::expired && !has_tst) {
-        msg = chain.message + "; the signature has no timestamp from before the expiry (no proof of existence)";
-      } else if (chain.status == ChainStatus::expired) {
-        msg = chain.message + "; no valid timestamp from before the expiry";
-      }
-      conclude(r, Indication::indeterminate, sub, msg);
-      return;
-    }
-  } else {
-    add_check(r, "certificate-chain", BlockIndication::passed,
-              "chains to the trust anchor " + (r.chain.empty() ? std::string() : r.chain.back().subject) + " at " +
-                  format_rfc3339(opts.validation_time));
-  }
-  // --- Signing certificate constraints (HPKI: nonRepudiation) ------------
-  if (!r.non_repudiation) {
-    add_check(r, "key-usage", BlockIndication::failed,
-              "the signer certificate's keyUsage lacks nonRepudiation (contentCommitment)");
-    conclude(r, Indication::indeterminate, SubIndication::chain_constraints_failure,
-             "the signer certificate is not a signing (non-repudiation) certificate");
+  if (!certificate_stages(bundle, leaf, untrusted, *alg_name, has_tst, opts, r)) {
     return;
   }
-  add_check(r, "key-usage", BlockIndication::passed, "keyUsage includes nonRepudiation");
   conclude(r, Indication::total_passed, SubIndication::none);
 }
 
@@ -469,6 +730,57 @@ Result<ValidationReport> verify_bundle_text(std::string_view text, const VerifyO
     return fail(Errc::invalid_argument, "the body is not valid JSON: " + v.error().message);
   }
   return verify_bundle(*v, options);
+}
+
+}  // namespace hanko::verifier
+
+namespace hanko::verifier {
+
+SignerCheck check_signer(const X509* signer, const std::vector<const X509*>& chain, const json::Value& bundle,
+                         const VerifyOptions& options) {
+  SignerCheck out;
+  SignatureReport& r = out.details;
+  r.id = "signer";
+  r.format = "unknown";
+  if (options.signature_trust == nullptr || signer == nullptr) {
+    out.rule = "certificate-chain";
+    out.message = "no trust anchors are configured to check the signer against";
+    out.sub_indication = SubIndication::no_certificate_chain_found;
+    return out;
+  }
+  r.signer = cert_info(signer);
+  r.role = certstore::hc_role(signer).value_or(std::nullopt);
+  r.non_repudiation = certstore::has_non_repudiation(signer);
+  r.policies = certstore::policy_oids(signer);
+  r.claimed_signing_time = options.validation_time;
+  if (const json::Value* sig = bundle.find("signature")) {
+    if (const json::Value* who = sig->find("who")) {
+      if (const std::string* ref = who->find_string("reference")) {
+        r.who = *ref;
+      }
+    }
+  }
+  const std::string alg = EVP_PKEY_get_base_id(X509_get0_pubkey(signer)) == EVP_PKEY_EC ? "ES256" : "RS256";
+  if (certificate_stages(bundle, signer, chain, alg, false, options, r)) {
+    out.ok = true;
+    out.indication = Indication::total_passed;
+    out.message = "the signer may sign this document";
+    return out;
+  }
+  out.indication = r.indication;
+  out.sub_indication = r.sub_indication;
+  for (auto it = r.checks.rbegin(); it != r.checks.rend(); ++it) {
+    if (it->result != BlockIndication::passed) {
+      out.rule = it->name;
+      break;
+    }
+  }
+  if (out.rule.empty()) {
+    out.rule = "certificate";
+  }
+  std::string why = r.errors.empty() ? std::string(sub_indication_name(r.sub_indication)) : r.errors.back();
+  out.message = "signing refused by rule " + out.rule + ": " + why;
+  return out;
 }
 
 }  // namespace hanko::verifier

@@ -1,12 +1,15 @@
 #include "hanko/certstore/dev_pki.h"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include <cstdlib>
 #include <set>
 
+#include "hanko/certstore/cert_info.h"
+#include "hanko/certstore/trust_store.h"
 #include "hanko/common/json.h"
 #include "hanko/common/ossl.h"
 #include "test_support.h"
@@ -19,15 +22,16 @@ namespace fs = std::filesystem;
 using testing::item_cert;
 using testing::item_key;
 
-const std::vector<std::string> kIds = {"hpki-root", "hpki-signing-ca", "doctor",      "dentist",   "pharmacist",
-                                       "nurse",     "no-role",         "expired",     "revoked",   "doctor-ec",
-                                       "jpki-root", "jpki-signer",     "tsa-root",    "tsa",       "ocsp-responder"};
+const std::vector<std::string> kIds = {"hpki-root",      "hpki-signing-ca", "doctor",      "dentist",           "pharmacist",
+                                       "nurse",          "no-role",         "expired",     "revoked",           "doctor-ec",
+                                       "rsa1024",        "sha1",            "wrong-policy", "ocsp-responder",   "jpki-root",
+                                       "jpki-signer",    "tsa-root",        "tsa",         "tsa-noncritical-eku", "ocsp-unauthorized"};
 
 TimePoint not_before(const X509* c) { return *ossl::asn1_time_to_timepoint(X509_get0_notBefore(c)); }
 TimePoint not_after(const X509* c) { return *ossl::asn1_time_to_timepoint(X509_get0_notAfter(c)); }
 
 TEST(DevPki, HasEveryItemWithExistingFiles) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   ASSERT_EQ(pki.items.size(), kIds.size());
   for (const auto& id : kIds) {
     const DevPkiItem& item = pki.get(id);
@@ -43,6 +47,9 @@ TEST(DevPki, HasEveryItemWithExistingFiles) {
     EXPECT_EQ(X509_check_private_key(cert.get(), key.get()), 1) << id << ": key does not match the certificate";
   }
   EXPECT_TRUE(fs::is_regular_file(pki.crl));
+  EXPECT_TRUE(fs::is_regular_file(pki.root_crl));
+  EXPECT_EQ(pki.root_crl.parent_path(), pki.trust_dir);  // the trust folder answers revocation offline
+  EXPECT_TRUE(fs::is_regular_file(pki.trust_dir / "jpki-root.crl.pem"));
   EXPECT_TRUE(fs::is_regular_file(pki.trust_dir / "hpki-root.pem"));
   EXPECT_TRUE(fs::is_regular_file(pki.trust_dir / "jpki-root.pem"));
   EXPECT_TRUE(fs::is_regular_file(pki.trust_dir / "tsa-root.pem"));
@@ -50,12 +57,12 @@ TEST(DevPki, HasEveryItemWithExistingFiles) {
 }
 
 TEST(DevPki, GetThrowsForUnknownId) {
-  EXPECT_THROW((void)test::dev_pki().get("no-such-item"), std::out_of_range);
-  EXPECT_NO_THROW((void)test::dev_pki().get("doctor"));
+  EXPECT_THROW((void)testing::current_pki().get("no-such-item"), std::out_of_range);
+  EXPECT_NO_THROW((void)testing::current_pki().get("doctor"));
 }
 
 TEST(DevPki, ManifestListsEveryFile) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   auto text = test::read_text(pki.dir / "manifest.json");
   auto doc = json::parse(text);
   ASSERT_TRUE(doc) << doc.error().message;
@@ -64,8 +71,13 @@ TEST(DevPki, ManifestListsEveryFile) {
   EXPECT_NE(doc->find_string("warning")->find("DEVELOPMENT ONLY"), std::string::npos);
   EXPECT_EQ(*doc->find_string("trust_dir"), "trust");
   EXPECT_EQ(*doc->find_string("crl"), "trust/hpki-signing-ca.crl.pem");
+  EXPECT_EQ(*doc->find_string("root_crl"), "trust/hpki-root.crl.pem");
+  EXPECT_EQ(*doc->find_string("jpki_root_crl"), "trust/jpki-root.crl.pem");
+  ASSERT_NE(doc->find("revocation_base_url"), nullptr);
+  EXPECT_TRUE(doc->find("revocation_base_url")->is_null());
 
-  std::set<std::string> listed = {"manifest.json", "trust/hpki-signing-ca.crl.pem"};
+  std::set<std::string> listed = {"manifest.json", "trust/hpki-signing-ca.crl.pem", "trust/hpki-root.crl.pem",
+                                  "trust/jpki-root.crl.pem"};
   for (const auto& v : doc->find("items")->as_array()) {
     for (const char* key : {"cert", "key", "chain"}) {
       if (const std::string* s = v.find_string(key)) {
@@ -91,11 +103,14 @@ TEST(DevPki, ManifestListsEveryFile) {
 }
 
 TEST(DevPki, LoadReadsTheManifestBack) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   auto loaded = load_dev_pki(pki.dir);
   ASSERT_TRUE(loaded) << loaded.error().message;
   EXPECT_EQ(loaded->trust_dir, pki.trust_dir);
   EXPECT_EQ(loaded->crl, pki.crl);
+  EXPECT_EQ(loaded->root_crl, pki.root_crl);
+  EXPECT_EQ(loaded->revocation_base_url, "");
+  EXPECT_EQ(loaded->created, test::pki_time());
   ASSERT_EQ(loaded->items.size(), pki.items.size());
   for (std::size_t i = 0; i < pki.items.size(); ++i) {
     const auto& a = pki.items[i];
@@ -133,7 +148,7 @@ TEST(DevPki, LoadFailsOnMissingOrBadManifest) {
 }
 
 TEST(DevPki, Kinds) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   EXPECT_EQ(pki.get("hpki-root").kind, "root-ca");
   EXPECT_EQ(pki.get("jpki-root").kind, "root-ca");
   EXPECT_EQ(pki.get("tsa-root").kind, "root-ca");
@@ -142,6 +157,12 @@ TEST(DevPki, Kinds) {
   EXPECT_EQ(pki.get("jpki-signer").kind, "signer");
   EXPECT_EQ(pki.get("tsa").kind, "tsa");
   EXPECT_EQ(pki.get("ocsp-responder").kind, "ocsp-responder");
+  EXPECT_EQ(pki.get("ocsp-unauthorized").kind, "ocsp-responder");
+  EXPECT_EQ(pki.get("tsa-noncritical-eku").kind, "tsa");
+  for (const char* id : {"rsa1024", "sha1", "wrong-policy"}) {
+    EXPECT_EQ(pki.get(id).kind, "signer") << id;
+    EXPECT_EQ(pki.get(id).role, "Medical Doctor") << id;
+  }
   EXPECT_EQ(pki.get("doctor").role, "Medical Doctor");
   EXPECT_EQ(pki.get("dentist").role, "Dentist");
   EXPECT_EQ(pki.get("pharmacist").role, "Pharmacist");
@@ -151,14 +172,16 @@ TEST(DevPki, Kinds) {
 }
 
 TEST(DevPki, ValidityWindows) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   const TimePoint now = test::pki_time();
-  for (const char* id : {"hpki-root", "hpki-signing-ca", "jpki-root", "tsa-root", "tsa", "ocsp-responder"}) {
+  for (const char* id : {"hpki-root", "hpki-signing-ca", "jpki-root", "tsa-root", "tsa", "ocsp-responder", "tsa-noncritical-eku",
+                         "ocsp-unauthorized"}) {
     auto c = item_cert(pki, id);
     EXPECT_EQ(not_before(c.get()), utc(2023, 1, 15)) << id;
     EXPECT_EQ(not_after(c.get()), utc(2036, 1, 15)) << id;
   }
-  for (const char* id : {"doctor", "dentist", "pharmacist", "nurse", "no-role", "revoked", "doctor-ec", "jpki-signer"}) {
+  for (const char* id : {"doctor", "dentist", "pharmacist", "nurse", "no-role", "revoked", "doctor-ec", "jpki-signer", "rsa1024", "sha1",
+                         "wrong-policy"}) {
     auto c = item_cert(pki, id);
     EXPECT_EQ(not_before(c.get()), now - std::chrono::days{1}) << id;
     EXPECT_EQ(not_after(c.get()), utc(2031, 1, 15)) << id;
@@ -169,7 +192,7 @@ TEST(DevPki, ValidityWindows) {
 }
 
 TEST(DevPki, SerialsAreRandomPositiveSixteenBytes) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   std::set<std::string> seen;
   for (const auto& id : kIds) {
     auto c = item_cert(pki, id);
@@ -181,12 +204,15 @@ TEST(DevPki, SerialsAreRandomPositiveSixteenBytes) {
 }
 
 TEST(DevPki, KeyTypesAndSignatureAlgorithm) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   for (const auto& id : kIds) {
     auto c = item_cert(pki, id);
-    EXPECT_EQ(X509_get_signature_nid(c.get()), NID_sha256WithRSAEncryption) << id;
+    EXPECT_EQ(X509_get_signature_nid(c.get()), id == "sha1" ? NID_sha1WithRSAEncryption : NID_sha256WithRSAEncryption) << id;
     EVP_PKEY* pub = X509_get0_pubkey(c.get());
-    if (id == "doctor-ec") {
+    if (id == "rsa1024") {
+      EXPECT_TRUE(EVP_PKEY_is_a(pub, "RSA"));
+      EXPECT_EQ(EVP_PKEY_get_bits(pub), 1024);
+    } else if (id == "doctor-ec") {
       EXPECT_TRUE(EVP_PKEY_is_a(pub, "EC"));
       char group[64] = {};
       size_t len = 0;
@@ -200,7 +226,7 @@ TEST(DevPki, KeyTypesAndSignatureAlgorithm) {
 }
 
 TEST(DevPki, CaCertificatesHaveCaConstraints) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   for (const char* id : {"hpki-root", "hpki-signing-ca", "jpki-root", "tsa-root"}) {
     auto c = item_cert(pki, id);
     X509* x = c.get();
@@ -222,20 +248,20 @@ TEST(DevPki, CaCertificatesHaveCaConstraints) {
 }
 
 TEST(DevPki, ChainFilesHoldTheIntermediate) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   auto ca = item_cert(pki, "hpki-signing-ca");
-  for (const char* id : {"doctor", "revoked", "doctor-ec", "ocsp-responder"}) {
+  for (const char* id : {"doctor", "revoked", "doctor-ec", "ocsp-responder", "rsa1024", "sha1", "wrong-policy"}) {
     auto chain = testing::item_chain(pki, id);
     ASSERT_EQ(chain.size(), 1u) << id;
     EXPECT_EQ(X509_cmp(chain[0].get(), ca.get()), 0) << id;
   }
-  for (const char* id : {"hpki-root", "hpki-signing-ca", "jpki-signer", "tsa"}) {
+  for (const char* id : {"hpki-root", "hpki-signing-ca", "jpki-signer", "tsa", "tsa-noncritical-eku", "ocsp-unauthorized"}) {
     EXPECT_TRUE(pki.get(id).chain.empty()) << id;
   }
 }
 
 TEST(DevPki, CrlListsRevokedAtCreationTime) {
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   auto text = test::read_text(pki.crl);
   ossl::BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
   ossl::X509CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
@@ -254,7 +280,7 @@ TEST(DevPki, CrlListsRevokedAtCreationTime) {
 TEST(DevPki, TwoGenerationsAreIndependent) {
   const DevPki& other = testing::second_pki();
   for (const auto& id : kIds) {
-    auto a = item_cert(test::dev_pki(), id);
+    auto a = item_cert(testing::current_pki(), id);
     auto b = item_cert(other, id);
     EXPECT_NE(X509_cmp(a.get(), b.get()), 0) << id;
     EXPECT_NE(EVP_PKEY_eq(X509_get0_pubkey(a.get()), X509_get0_pubkey(b.get())), 1) << id << ": same key";
@@ -284,7 +310,7 @@ TEST(DevPki, OpensslCommandLineAgrees) {
   if (std::system("openssl version > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "openssl command not available";
   }
-  const DevPki& pki = test::dev_pki();
+  const DevPki& pki = testing::current_pki();
   const fs::path out = test::temp_dir("openssl-cli") / "out.txt";
   const std::string text_cmd = "openssl x509 -noout -text -in '" + pki.get("doctor").cert.string() + "' > '" + out.string() + "' 2>&1";
   ASSERT_EQ(std::system(text_cmd.c_str()), 0);
@@ -310,6 +336,165 @@ TEST(DevPki, OpensslCommandLineAgrees) {
   EXPECT_NE(verify("revoked", true), 0);
   EXPECT_EQ(verify("revoked", false), 0);
   EXPECT_NE(verify("expired", false), 0);
+}
+
+// ---- revocation pointers ------------------------------------------------------------
+
+struct Pointers {
+  std::vector<std::string> cdp, ocsp, ca_issuers;
+};
+
+std::string uri_of(const GENERAL_NAME* gn) {
+  const ASN1_IA5STRING* s = gn->d.uniformResourceIdentifier;
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<std::size_t>(ASN1_STRING_length(s)));
+}
+
+Pointers pointers(const X509* c) {
+  Pointers p;
+  ossl::CrlDistPointsPtr dps(static_cast<CRL_DIST_POINTS*>(X509_get_ext_d2i(c, NID_crl_distribution_points, nullptr, nullptr)));
+  for (int i = 0; dps && i < sk_DIST_POINT_num(dps.get()); ++i) {
+    const DIST_POINT* dp = sk_DIST_POINT_value(dps.get(), i);
+    for (int j = 0; dp->distpoint && dp->distpoint->type == 0 && j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname); ++j) {
+      p.cdp.push_back(uri_of(sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j)));
+    }
+  }
+  ossl::AuthorityInfoAccessPtr aia(static_cast<AUTHORITY_INFO_ACCESS*>(X509_get_ext_d2i(c, NID_info_access, nullptr, nullptr)));
+  for (int i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia.get()); ++i) {
+    const ACCESS_DESCRIPTION* ad = sk_ACCESS_DESCRIPTION_value(aia.get(), i);
+    (OBJ_obj2nid(ad->method) == NID_ad_OCSP ? p.ocsp : p.ca_issuers).push_back(uri_of(ad->location));
+  }
+  return p;
+}
+
+using Uris = std::vector<std::string>;
+
+TEST(DevPki, WithoutBaseUrlOnlyThePlaceholderCdp) {
+  const DevPki& pki = testing::current_pki();
+  EXPECT_TRUE(pki.revocation_base_url.empty());
+  for (const char* id : {"doctor", "dentist", "pharmacist", "nurse", "no-role", "expired", "revoked", "doctor-ec", "rsa1024", "sha1",
+                         "wrong-policy"}) {
+    auto c = item_cert(pki, id);
+    const Pointers p = pointers(c.get());
+    EXPECT_EQ(p.cdp, Uris{"http://127.0.0.1/dev-pki/hpki-signing-ca.crl"}) << id;
+    EXPECT_TRUE(p.ocsp.empty()) << id;
+    EXPECT_TRUE(p.ca_issuers.empty()) << id;
+  }
+  for (const char* id : {"hpki-root", "hpki-signing-ca", "jpki-root", "jpki-signer", "tsa-root", "tsa", "ocsp-responder"}) {
+    auto c = item_cert(pki, id);
+    const Pointers p = pointers(c.get());
+    EXPECT_TRUE(p.cdp.empty() && p.ocsp.empty() && p.ca_issuers.empty()) << id;
+  }
+}
+
+TEST(DevPki, BaseUrlPointsTheCertificatesAtTheServer) {
+  DevPkiOptions opts;
+  opts.revocation_base_url = "http://127.0.0.1:8765/";  // the trailing slash is dropped
+  const fs::path dir = test::temp_dir("pki-with-urls");
+  auto made = generate_dev_pki(dir, test::pki_time(), opts);
+  ASSERT_TRUE(made) << made.error().message;
+  const std::string base = "http://127.0.0.1:8765";
+  EXPECT_EQ(made->revocation_base_url, base);
+  for (const char* id : {"doctor", "revoked", "doctor-ec", "rsa1024", "sha1", "wrong-policy", "expired"}) {
+    auto c = item_cert(*made, id);
+    const Pointers p = pointers(c.get());
+    EXPECT_EQ(p.cdp, Uris{base + "/crl/hpki-signing-ca.crl"}) << id;
+    EXPECT_EQ(p.ocsp, Uris{base + "/ocsp"}) << id;
+    EXPECT_EQ(p.ca_issuers, Uris{base + "/certs/hpki-signing-ca.der"}) << id;
+  }
+  auto ca = item_cert(*made, "hpki-signing-ca");
+  EXPECT_EQ(pointers(ca.get()).cdp, Uris{base + "/crl/hpki-root.crl"});
+  EXPECT_TRUE(pointers(ca.get()).ocsp.empty());
+  auto jpki = item_cert(*made, "jpki-signer");
+  EXPECT_EQ(pointers(jpki.get()).cdp, Uris{base + "/crl/jpki-root.crl"});
+  EXPECT_EQ(pointers(jpki.get()).ocsp, Uris{base + "/ocsp"});
+  EXPECT_EQ(pointers(jpki.get()).ca_issuers, Uris{base + "/certs/jpki-root.der"});
+  for (const char* id : {"hpki-root", "jpki-root", "tsa-root", "tsa", "ocsp-responder", "ocsp-unauthorized"}) {
+    auto c = item_cert(*made, id);
+    EXPECT_TRUE(pointers(c.get()).cdp.empty()) << id;
+  }
+  // The chain still validates, and the manifest remembers the URL.
+  auto store = TrustStore::load_dir(made->trust_dir);
+  ASSERT_TRUE(store) << store.error().message;
+  auto doctor = item_cert(*made, "doctor");
+  EXPECT_EQ(store->verify(doctor.get(), {ca.get()}, test::sign_time(), Purpose::signature).status, ChainStatus::ok);
+  auto loaded = load_dev_pki(dir);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded->revocation_base_url, base);
+}
+
+TEST(DevPki, BadBaseUrlIsRejectedBeforeAnyWork) {
+  for (const char* url : {"ftp://127.0.0.1/", "https://127.0.0.1:1", "http://", "http://a,b", "http://a b", "http://a\nb", "127.0.0.1:80"}) {
+    const fs::path dir = test::temp_dir("pki-bad-url") / "pki";
+    DevPkiOptions opts;
+    opts.revocation_base_url = url;
+    auto r = generate_dev_pki(dir, test::pki_time(), opts);
+    ASSERT_FALSE(r) << url;
+    EXPECT_EQ(r.error().code, Errc::invalid_argument) << url;
+    EXPECT_FALSE(fs::exists(dir)) << url;
+  }
+}
+
+TEST(DevPki, RootCrlIsSignedByTheRootAndListsNothing) {
+  const DevPki& pki = testing::current_pki();
+  auto crls = ossl::x509_crls_from_pem(test::read_text(pki.root_crl));
+  ASSERT_EQ(crls.size(), 1u);
+  auto root = item_cert(pki, "hpki-root");
+  auto ca = item_cert(pki, "hpki-signing-ca");
+  EXPECT_EQ(X509_CRL_verify(crls[0].get(), X509_get0_pubkey(root.get())), 1);
+  EXPECT_NE(X509_CRL_verify(crls[0].get(), X509_get0_pubkey(ca.get())), 1);  // and not by anyone else
+  ERR_clear_error();
+  EXPECT_EQ(X509_NAME_cmp(X509_CRL_get_issuer(crls[0].get()), X509_get_subject_name(root.get())), 0);
+  EXPECT_LE(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crls[0].get())), 0);  // -1: no list at all
+  EXPECT_EQ(ossl::asn1_time_to_timepoint(X509_CRL_get0_lastUpdate(crls[0].get())), test::pki_time());
+}
+
+TEST(DevPki, NegativeTestItemsHaveTheirFlaw) {
+  const DevPki& pki = testing::current_pki();
+  auto ca = item_cert(pki, "hpki-signing-ca");
+  auto tsa_root = item_cert(pki, "tsa-root");
+  auto doctor = item_cert(pki, "doctor");
+
+  auto wrong = item_cert(pki, "wrong-policy");
+  EXPECT_EQ(policy_oids(wrong.get()), std::vector<std::string>{"1.2.392.100495.1.5.1.2.3.1"});
+  EXPECT_EQ(policy_oids(doctor.get()), std::vector<std::string>{kOidHpkiSignPolicy});
+
+  auto sha1 = item_cert(pki, "sha1");
+  EXPECT_EQ(X509_get_signature_nid(sha1.get()), NID_sha1WithRSAEncryption);
+  EXPECT_EQ(X509_verify(sha1.get(), X509_get0_pubkey(ca.get())), 1);
+
+  auto weak = item_cert(pki, "rsa1024");
+  EXPECT_EQ(EVP_PKEY_get_bits(X509_get0_pubkey(weak.get())), 1024);
+  EXPECT_EQ(hc_role(weak.get()).value(), "Medical Doctor");
+
+  auto unauthorized = item_cert(pki, "ocsp-unauthorized");
+  EXPECT_EQ(X509_check_issued(tsa_root.get(), unauthorized.get()), X509_V_OK);
+  EXPECT_NE(X509_check_issued(ca.get(), unauthorized.get()), X509_V_OK);  // not issued by the HPKI CA
+  EXPECT_NE(X509_get_extended_key_usage(unauthorized.get()) & XKU_OCSP_SIGN, 0u);
+  auto delegated = item_cert(pki, "ocsp-responder");
+  EXPECT_EQ(X509_check_issued(ca.get(), delegated.get()), X509_V_OK);
+
+  for (const auto& [id, critical] : std::vector<std::pair<const char*, int>>{{"tsa", 1}, {"tsa-noncritical-eku", 0}}) {
+    auto c = item_cert(pki, id);
+    const int idx = X509_get_ext_by_NID(c.get(), NID_ext_key_usage, -1);
+    ASSERT_GE(idx, 0) << id;
+    EXPECT_EQ(X509_EXTENSION_get_critical(X509_get_ext(c.get(), idx)), critical) << id;
+    EXPECT_EQ(X509_get_extended_key_usage(c.get()), static_cast<uint32_t>(XKU_TIMESTAMP)) << id;
+  }
+}
+
+// pitfalls.md: OpenSSL's timestamp-signing purpose wants the EKU critical. hanko reports such a TSA
+// certificate as not fit for time-stamping (a chain failure), never as ok.
+TEST(DevPki, TsaWithNonCriticalEkuFailsTheTimestampingPurpose) {
+  const DevPki& pki = testing::current_pki();
+  auto store = TrustStore::load_dir(pki.trust_dir);
+  ASSERT_TRUE(store) << store.error().message;
+  auto good = item_cert(pki, "tsa");
+  auto flawed = item_cert(pki, "tsa-noncritical-eku");
+  ChainResult ok = store->verify(good.get(), {}, test::sign_time(), Purpose::timestamping);
+  EXPECT_EQ(ok.status, ChainStatus::ok) << ok.message;
+  ChainResult r = store->verify(flawed.get(), {}, test::sign_time(), Purpose::timestamping);
+  EXPECT_NE(r.status, ChainStatus::ok) << r.message;
+  EXPECT_NE(r.message.find("Hanko Dev TSA (non-critical EKU)"), std::string::npos) << r.message;
 }
 
 }  // namespace

@@ -1,9 +1,13 @@
 #include "test_util.h"
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 #include "test_support.h"
 
@@ -106,6 +110,65 @@ ossl::X509Ptr with_extension(const X509* base, int nid, bool critical, ByteView 
     throw std::runtime_error("cannot add extension");
   }
   return c;
+}
+
+const DevPki& current_pki() {
+  static std::once_flag once;
+  static std::optional<DevPki> fresh;
+  const DevPki& shared = test::dev_pki();
+  // "ocsp-unauthorized" and "tsa-noncritical-eku" are the newest items: a fixture without them is from an older build.
+  auto has = [&](std::string_view id) {
+    return std::any_of(shared.items.begin(), shared.items.end(), [&](const DevPkiItem& i) { return i.id == id; });
+  };
+  if (has("ocsp-unauthorized") && has("tsa-noncritical-eku") && !shared.root_crl.empty()) {
+    return shared;
+  }
+  std::call_once(once, [] {
+    auto r = generate_dev_pki(test::temp_dir("current-pki"), test::pki_time());
+    if (!r) {
+      throw std::runtime_error("current dev PKI: " + r.error().message);
+    }
+    fresh = std::move(*r);
+  });
+  return *fresh;
+}
+
+ossl::X509Ptr reissue(const X509* base, EVP_PKEY* issuer_key, const RevocationPointers& where) {
+  ossl::X509Ptr c(X509_dup(const_cast<X509*>(base)));
+  if (!c) {
+    throw std::runtime_error("X509_dup");
+  }
+  for (int nid : {NID_crl_distribution_points, NID_info_access}) {
+    for (int idx = X509_get_ext_by_NID(c.get(), nid, -1); idx >= 0; idx = X509_get_ext_by_NID(c.get(), nid, -1)) {
+      ossl::X509ExtPtr removed(X509_delete_ext(c.get(), idx));
+    }
+  }
+  unsigned char buf[16];
+  RAND_bytes(buf, sizeof buf);
+  buf[0] = static_cast<unsigned char>((buf[0] & 0x7F) | 0x01);
+  ossl::BignumPtr bn(BN_bin2bn(buf, sizeof buf, nullptr));
+  ossl::Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+  X509_set_serialNumber(c.get(), serial.get());
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, nullptr, c.get(), nullptr, nullptr, 0);
+  auto add = [&](int nid, const std::string& value) {
+    ossl::X509ExtPtr ext(X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value.c_str()));
+    if (!ext || X509_add_ext(c.get(), ext.get(), -1) != 1) {
+      throw std::runtime_error("cannot add extension " + value);
+    }
+  };
+  if (!where.base_url.empty()) {
+    if (!where.crl_name.empty()) {
+      add(NID_crl_distribution_points, "URI:" + where.base_url + "/crl/" + where.crl_name + ".crl");
+    }
+    if (where.ocsp) {
+      add(NID_info_access, "OCSP;URI:" + where.base_url + "/ocsp");
+    }
+  }
+  if (X509_sign(c.get(), issuer_key, EVP_sha256()) <= 0) {
+    throw std::runtime_error("X509_sign");
+  }
+  return ossl::x509_from_der(ossl::x509_to_der(c.get()));
 }
 
 }  // namespace hanko::certstore::testing

@@ -71,4 +71,10 @@ bool has_non_repudiation(const X509* cert);
 /** The policy OIDs of certificatePolicies in dotted form, in certificate order (empty if none or malformed). */
 std::vector<std::string> policy_oids(const X509* cert);
 
+/** The http(s) caIssuers URLs of the authorityInfoAccess extension (RFC 5280 4.2.2.1), in certificate order. */
+std::vector<std::string> ca_issuers_urls(const X509* cert);
+
+/** The http(s) OCSP responder URLs of the authorityInfoAccess extension (RFC 5280 4.2.2.1). */
+std::vector<std::string> ocsp_urls(const X509* cert);
+
 }  // namespace hanko::certstore

@@ -63,11 +63,36 @@ using CmsPtr = Ptr<CMS_ContentInfo, CMS_ContentInfo_free>;
 using X509AlgorPtr = Ptr<X509_ALGOR, X509_ALGOR_free>;
 using GeneralNamesPtr = Ptr<GENERAL_NAMES, GENERAL_NAMES_free>;
 
+// OCSP and CRL handles (revocation checking, development responder).
+using OcspRequestPtr = Ptr<OCSP_REQUEST, OCSP_REQUEST_free>;
+using OcspResponsePtr = Ptr<OCSP_RESPONSE, OCSP_RESPONSE_free>;
+using OcspBasicRespPtr = Ptr<OCSP_BASICRESP, OCSP_BASICRESP_free>;
+using OcspCertIdPtr = Ptr<OCSP_CERTID, OCSP_CERTID_free>;
+using X509RevokedPtr = Ptr<X509_REVOKED, X509_REVOKED_free>;
+using CrlDistPointsPtr = Ptr<CRL_DIST_POINTS, CRL_DIST_POINTS_free>;
+using AuthorityInfoAccessPtr = Ptr<AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free>;
+using IssuingDistPointPtr = Ptr<ISSUING_DIST_POINT, ISSUING_DIST_POINT_free>;
+using Asn1EnumeratedPtr = Ptr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
+using ExtendedKeyUsagePtr = Ptr<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
+
 /** An owned STACK_OF(X509), freeing its certificates too. */
 struct X509StackDeleter {
   void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
 };
 using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
+
+/** Frees memory OpenSSL allocated for the caller (e.g. the string of BN_bn2hex). */
+struct OpensslFree {
+  void operator()(void* p) const noexcept { OPENSSL_free(p); }
+};
+/** An owned C string from OpenSSL: `OpensslStringPtr hex(BN_bn2hex(bn))`. */
+using OpensslStringPtr = std::unique_ptr<char, OpensslFree>;
+
+/** An owned STACK_OF(X509) that does NOT own its certificates (sk_X509_free only): for borrowed lists. */
+struct X509ViewStackDeleter {
+  void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_free(s); }
+};
+using X509ViewStackPtr = std::unique_ptr<STACK_OF(X509), X509ViewStackDeleter>;
 
 /** Serializes with an i2d function: `to_der<i2d_X509>(cert)`. */
 template <auto I2d, class T>
@@ -100,6 +125,14 @@ std::string name_to_string(const X509_NAME* name);
 std::string serial_hex(const X509* cert);
 /** SHA-256 of the certificate's DER. */
 Bytes cert_sha256(const X509* cert);
+
+/**
+ * Parses one DER CRL (CertificateList, RFC 5280 section 5.1); nullptr if
+ * malformed or followed by trailing bytes. Never reads past `der`.
+ */
+X509CrlPtr x509_crl_from_der(ByteView der);
+/** Every "X509 CRL" PEM block in a string (empty if none parses). */
+std::vector<X509CrlPtr> x509_crls_from_pem(std::string_view pem);
 
 /** ASN1_TIME <-> TimePoint. */
 std::optional<TimePoint> asn1_time_to_timepoint(const ASN1_TIME* t);

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "hanko/common/error.h"
 
@@ -26,6 +27,20 @@ struct ServiceConfig {
   bool dev = true;                            ///< dev.enabled: dev PKI, dev signer, in-process dev TSA
   std::filesystem::path trust_dir;            ///< trust.dir (signature, TSA anchors)
   std::filesystem::path tsa_trust_dir;        ///< trust.tsaDir (default: trust.dir)
+  std::filesystem::path ocsp_trust_dir;       ///< trust.ocspDir: anchors for OCSP responders not issued by the CA
+  std::filesystem::path intermediates_dir;    ///< trust.intermediatesDir: extra intermediate CA certificates
+  bool aia_fetch = true;                      ///< trust.aiaFetch: fetch missing intermediates from AIA caIssuers
+  std::string revocation_order = "ocsp-then-crl";  ///< revocation.order
+  bool revocation_fetch = true;               ///< revocation.fetch: false = cache and configured CRLs only
+  std::vector<std::string> crl_files;         ///< revocation.crlFiles (comma-separated)
+  bool ocsp_nonce = true;                     ///< revocation.ocspNonce
+  int clock_skew_seconds = 300;               ///< revocation.clockSkewSeconds
+  int http_connect_timeout_ms = 5000;         ///< http.connectTimeoutMs
+  int http_timeout_ms = 15000;                ///< http.timeoutMs (CRL, OCSP, AIA)
+  std::size_t http_max_response_bytes = 32u << 20;  ///< http.maxResponseBytes (CRL, OCSP, AIA)
+  std::string http_proxy;                     ///< http.proxy (also used for the TSA); empty = no proxy
+  std::map<std::string, std::string> policy_keys;  ///< policy.* (verifier/policy.h)
+  std::map<std::string, std::string> crypto_keys;  ///< crypto.* (verifier/policy.h)
   std::string signer_cert;                    ///< signer.cert
   std::string signer_key;                     ///< signer.key
   std::string signer_chain;                   ///< signer.chain
