@@ -175,6 +175,60 @@ TEST(RestTsaDown, UnreachableTsaIs503WithRetryAfter) {
   EXPECT_TRUE(retry);
 }
 
+TEST(RestSignerGuard, SignerWithoutTheRoleIsRefusedWith422NamingTheRule) {
+  // A service configured with the dev pharmacist key: a prescription is refused.
+  FixedClock clock{sign_time()};
+  const auto& p = dev_pki().get("pharmacist");
+  server::ServiceConfig config;
+  config.listen_port = 0;
+  config.data_dir = temp_dir("rest-guard");
+  config.signer_cert = p.cert.string();
+  config.signer_key = p.key.string();
+  config.signer_chain = p.chain.string();
+  config.trust_dir = dev_pki().trust_dir;
+  config.default_level = "B-B";
+  auto s = server::Service::create(config, clock);
+  ASSERT_TRUE(s) << s.error().message;
+  auto r = (*s)->sign("application/fhir+json", read_text(data_file("bundles/simple-prescription.json")), "");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("business-rule"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("qualification"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("Pharmacist"), std::string::npos) << r.body;
+  // A non-prescription document (another Composition.type) may be signed by a pharmacist.
+  std::string other = read_text(data_file("bundles/simple-prescription.json"));
+  auto pos = other.find("57833-6");
+  ASSERT_NE(pos, std::string::npos);
+  other.replace(pos, 7, "18842-5");
+  auto ok = (*s)->sign("application/fhir+json", other, "");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST(RestConfig, PolicyRevocationAndHttpKeysAreReadAndChecked) {
+  auto dir = temp_dir("rest-config-policy");
+  write_text(dir / "hanko.properties",
+             "revocation.order = crl-only\nrevocation.fetch = false\nhttp.timeoutMs = 3000\n"
+             "policy.rules = prescription,any-document\n"
+             "policy.rule.prescription.docType = http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes|57833-6\n"
+             "policy.rule.prescription.roles = Medical Doctor\n"
+             "policy.rule.any-document.docType = *\npolicy.rule.any-document.roles = *\n"
+             "crypto.RSA.minBits = 3072\n");
+  auto c = server::load_config((dir / "hanko.properties").string(), {});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->revocation_order, "crl-only");
+  EXPECT_FALSE(c->revocation_fetch);
+  EXPECT_EQ(c->http_timeout_ms, 3000);
+  EXPECT_EQ(c->policy_keys.at("policy.rule.prescription.roles"), "Medical Doctor");
+  EXPECT_EQ(c->crypto_keys.at("crypto.RSA.minBits"), "3072");
+  write_text(dir / "bad-order.properties", "revocation.order = soft-fail\n");
+  auto bad = server::load_config((dir / "bad-order.properties").string(), {});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("revocation.order"), std::string::npos) << bad.error().message;
+  write_text(dir / "bad-policy.properties", "policy.rule.prescription.roles =\n");
+  auto badp = server::load_config((dir / "bad-policy.properties").string(), {});
+  ASSERT_FALSE(badp);
+  EXPECT_NE(badp.error().message.find("policy.rule.prescription.roles"), std::string::npos) << badp.error().message;
+}
+
 TEST(RestConfig, BadConfigurationNamesTheKeyAndFile) {
   auto dir = temp_dir("rest-config");
   write_text(dir / "hanko.properties", "server.listen = 127.0.0.1:8080\nsigning.level = B-Q\n");

@@ -417,7 +417,9 @@ bool certificate_stages(const json::Value& bundle, const X509* leaf, std::vector
       std::string msg = chain.message;
       if (chain.status == ChainStatus::no_chain_found) {
         msg = "the signer certificate (" + r.signer->subject + ", issued by " + r.signer->issuer +
-              ") does not chain to a configured trust anchor: " + chain.message;
+              ") does not chain to a configured trust anchor: " + chain.message +
+              ". If this CA is trusted, add its root certificate to the trust folder (trust.dir / --trust); "
+              "if only an intermediate is missing, add it to trust.intermediatesDir";
       } else if (chain.status == ChainStatus::expired && !has_tst) {
         msg = chain.message + "; the signature has no timestamp from before the expiry (no proof of existence)";
       } else if (chain.status == ChainStatus::expired) {
