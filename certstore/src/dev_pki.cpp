@@ -318,8 +318,12 @@ Result<void> write(const fs::path& p, std::string_view content) {
   return {};
 }
 
-/** A CRL of `ca`: v2, cRLNumber 1, AKI, one entry per revoked serial, revocationDate = `now`; valid now..now+30d. */
-Result<ossl::X509CrlPtr> make_crl(const Issued& ca, const std::vector<const X509*>& revoked, TimePoint now) {
+/**
+ * A CRL of `ca`: v2, cRLNumber `number`, AKI, one entry per revoked serial with
+ * revocationDate `revoked_at` (default: `now`); valid now..now+30d.
+ */
+Result<ossl::X509CrlPtr> make_crl(const Issued& ca, const std::vector<const X509*>& revoked, TimePoint now,
+                                  std::optional<TimePoint> revoked_at = std::nullopt, long number = 1) {
   ossl::X509CrlPtr crl(X509_CRL_new());
   if (!crl || X509_CRL_set_version(crl.get(), 1) != 1 || X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.cert.get())) != 1) {
     return std::unexpected(openssl_error(Errc::crypto, "X509_CRL_new"));
@@ -333,13 +337,16 @@ Result<ossl::X509CrlPtr> make_crl(const Issued& ca, const std::vector<const X509
   for (const X509* cert : revoked) {
     X509RevokedPtr entry(X509_REVOKED_new());
     if (!entry || X509_REVOKED_set_serialNumber(entry.get(), const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(cert))) != 1 ||
-        X509_REVOKED_set_revocationDate(entry.get(), this_update.get()) != 1 || X509_CRL_add0_revoked(crl.get(), entry.get()) != 1) {
+        X509_REVOKED_set_revocationDate(entry.get(), revoked_at ? ossl::timepoint_to_asn1(*revoked_at).get() : this_update.get()) != 1 ||
+        X509_CRL_add0_revoked(crl.get(), entry.get()) != 1) {
       return std::unexpected(openssl_error(Errc::crypto, "cannot add a CRL entry"));
     }
     entry.release();  // owned by the CRL now
   }
-  ossl::Asn1IntegerPtr number(ASN1_INTEGER_new());
-  if (!number || ASN1_INTEGER_set(number.get(), 1) != 1 || X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0) != 1) {
+  const long number_value = number;
+  ossl::Asn1IntegerPtr number_int(ASN1_INTEGER_new());
+  if (!number_int || ASN1_INTEGER_set(number_int.get(), number_value) != 1 ||
+      X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number_int.get(), 0, 0) != 1) {
     return std::unexpected(openssl_error(Errc::crypto, "cannot add cRLNumber"));
   }
   X509V3_CTX ctx;
@@ -889,6 +896,75 @@ Result<DevPki> load_dev_pki(const fs::path& dir) {
     pki.items.push_back(std::move(it));
   }
   return pki;
+}
+
+Result<bool> refresh_dev_crls(const DevPki& pki, TimePoint now) {
+  struct Crl {
+    const char* ca_id;
+    std::filesystem::path file;
+    bool lists_revoked;
+  };
+  const std::vector<Crl> crls = {
+      {"hpki-signing-ca", pki.crl, true},
+      {"hpki-root", pki.root_crl.empty() ? pki.trust_dir / "hpki-root.crl.pem" : pki.root_crl, false},
+      {"jpki-root", pki.trust_dir / "jpki-root.crl.pem", false},
+  };
+  bool stale = false;
+  for (const auto& c : crls) {
+    auto text = read_file(c.file.string(), 16u << 20);
+    auto parsed = text ? ossl::x509_crls_from_pem(*text) : std::vector<ossl::X509CrlPtr>{};
+    const ASN1_TIME* next = parsed.empty() ? nullptr : X509_CRL_get0_nextUpdate(parsed.front().get());
+    auto next_tp = next != nullptr ? ossl::asn1_time_to_timepoint(next) : std::nullopt;
+    if (!next_tp || *next_tp < now + std::chrono::days{7}) {
+      stale = true;
+    }
+  }
+  if (!stale) {
+    return false;
+  }
+  auto load_issued = [&](std::string_view id) -> Result<Issued> {
+    const DevPkiItem& item = pki.get(id);
+    auto certs = ossl::load_certificates(item.cert.string());
+    if (!certs || certs->empty()) {
+      return fail(Errc::io, "dev PKI: cannot read " + item.cert.string());
+    }
+    auto key = ossl::load_private_key(item.key.string());
+    if (!key) {
+      return std::unexpected(key.error());
+    }
+    return Issued{std::move(certs->front()), std::move(*key)};
+  };
+  ossl::X509Ptr revoked;
+  {
+    auto certs = ossl::load_certificates(pki.get("revoked").cert.string());
+    if (!certs || certs->empty()) {
+      return fail(Errc::io, "dev PKI: cannot read the revoked signer's certificate");
+    }
+    revoked = std::move(certs->front());
+  }
+  const TimePoint revoked_at = pki.created.value_or(now);
+  for (const auto& c : crls) {
+    auto ca = load_issued(c.ca_id);
+    if (!ca) {
+      return std::unexpected(ca.error());
+    }
+    std::vector<const X509*> listed;
+    if (c.lists_revoked) {
+      listed.push_back(revoked.get());
+    }
+    auto crl = make_crl(*ca, listed, now, revoked_at, static_cast<long>(to_unix(now)));
+    if (!crl) {
+      return std::unexpected(crl.error());
+    }
+    auto pem = crl_to_pem(crl->get());
+    if (!pem) {
+      return std::unexpected(pem.error());
+    }
+    if (auto w = write_file(c.file.string(), *pem); !w) {
+      return std::unexpected(w.error());
+    }
+  }
+  return true;
 }
 
 }  // namespace hanko::certstore

@@ -1,5 +1,7 @@
 #include "hanko/server/cli.h"
 
+#include <Poco/Exception.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -44,6 +46,7 @@ const char* kUsage =
     "  verify --in FILE --trust DIR [--at TIME] [--report json|text] [validation options]\n"
     "    validation options: [--tsa-trust DIR] [--ocsp-trust DIR] [--intermediates DIR] [--crl FILE,...]\n"
     "       [--revocation ocsp-then-crl|crl-then-ocsp|ocsp-only|crl-only] [--offline] [--data DIR] [--config FILE]\n"
+    "       [--proxy URL]\n"
     "  canonicalize --in FILE [--method jcs|fhir-json]  print the signed #document bytes\n"
     "  serve [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
     "  trust list --trust DIR [--tsa-trust DIR] [--ocsp-trust DIR] [--at TIME] [--warn-days N] [--format text|json]\n"
@@ -110,15 +113,18 @@ int cmd_tsa_server(int argc, char** argv) {
   auto tsa = tsa::DevTsa::load(*cert, *key, a->get("chain").value_or(""), clock, opts);
   if (!tsa) return error_exit(tsa.error());
   TerminationWaiter waiter;
-  tsa::TsaHttpServer server(**tsa, hp->first, hp->second);
+  std::unique_ptr<tsa::TsaHttpServer> server;
   try {
-    server.start();
+    server = std::make_unique<tsa::TsaHttpServer>(**tsa, hp->first, hp->second);
+    server->start();
+  } catch (const Poco::Exception& e) {
+    return error_exit(Error{Errc::io, "cannot listen on " + *listen + ": " + e.displayText()});
   } catch (const std::exception& e) {
-    return error_exit(Error{Errc::io, std::string("cannot start the TSA server: ") + e.what()});
+    return error_exit(Error{Errc::io, "cannot listen on " + *listen + ": " + e.what()});
   }
-  std::cout << "hanko tsa-server listening on http://" << hp->first << ":" << server.port() << "/" << std::endl;
+  std::cout << "hanko tsa-server listening on http://" << hp->first << ":" << server->port() << "/" << std::endl;
   waiter.wait();
-  server.stop();
+  server->stop();
   std::cout << "hanko tsa-server stopped" << std::endl;
   return kExitOk;
 }
@@ -134,11 +140,14 @@ Result<ValidationEnv> validation_env(const Args& a) {
   const std::vector<std::pair<const char*, const char*>> flag_keys = {
       {"trust", "trust.dir"},           {"tsa-trust", "trust.tsaDir"},    {"ocsp-trust", "trust.ocspDir"},
       {"intermediates", "trust.intermediatesDir"}, {"crl", "revocation.crlFiles"}, {"revocation", "revocation.order"},
-      {"data", "data.dir"}};
+      {"data", "data.dir"}, {"proxy", "http.proxy"}};
   for (const auto& [flag, key] : flag_keys) {
     if (auto v = a.get(flag)) overrides[key] = *v;
   }
-  if (a.has("offline")) overrides["revocation.fetch"] = "false";
+  if (a.has("offline")) {
+    overrides["revocation.fetch"] = "false";
+    overrides["trust.aiaFetch"] = "false";
+  }
   auto config = load_config(a.get("config").value_or(""), overrides);
   if (!config) return std::unexpected(config.error());
   ValidationEnv env;
@@ -159,7 +168,7 @@ Result<ValidationEnv> validation_env(const Args& a) {
 int cmd_sign(int argc, char** argv) {
   auto a = parse_args(argc, argv, 2,
                       {"in", "out", "cert", "key", "chain", "tsa", "level", "type", "canonicalization", "at", "trust",
-                       "tsa-trust", "ocsp-trust", "intermediates", "crl", "revocation", "data", "config"},
+                       "tsa-trust", "ocsp-trust", "intermediates", "crl", "revocation", "data", "config", "proxy"},
                       {"replace", "no-policy", "offline"});
   if (!a) return usage_error(a.error().message);
   auto in = a->get("in");
@@ -183,7 +192,11 @@ int cmd_sign(int argc, char** argv) {
   if (opts.level == signer::Level::B_T) {
     auto url = a->get("tsa");
     if (!url) return usage_error("B-T needs --tsa URL (or use --level B-B)");
-    tsa = std::make_unique<tsa::HttpTsaClient>(*url);
+    HttpOptions http;
+    if (auto proxy = a->get("proxy")) {
+      http.proxy = *proxy;
+    }
+    tsa = std::make_unique<tsa::HttpTsaClient>(*url, http);
   }
   auto key = signer::PemSigningKey::load(*cert, *key_path, a->get("chain").value_or(""));
   if (!key) return error_exit(key.error());
@@ -232,7 +245,7 @@ int cmd_sign(int argc, char** argv) {
 int cmd_verify(int argc, char** argv) {
   auto a = parse_args(argc, argv, 2,
                       {"in", "trust", "tsa-trust", "ocsp-trust", "intermediates", "crl", "revocation", "data", "config",
-                       "at", "report"},
+                       "proxy", "at", "report"},
                       {"offline"});
   if (!a) return usage_error(a.error().message);
   auto in = a->get("in");

@@ -169,6 +169,10 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
     c.trust_dir = layered->getString("trust.dir", "");
     c.tsa_trust_dir = layered->getString("trust.tsaDir", "");
     c.tsa_url = layered->getString("tsa.url", "");
+    if (!c.tsa_url.empty() && !c.tsa_url.starts_with("http://") && !c.tsa_url.starts_with("https://")) {
+      return fail(Errc::invalid_argument, "configuration key tsa.url in " + origin("tsa.url") + ": '" + c.tsa_url +
+                                              "' is not an http:// or https:// URL");
+    }
     // Development mode is the default only while no signer is configured.
     bool dev_default = c.signer_cert.empty();
     if (layered->has("dev.enabled")) {

@@ -8,6 +8,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/URI.h>
 
+#include <cctype>
 #include <filesystem>
 #include <mutex>
 
@@ -63,7 +64,14 @@ bool is_fhir_json(std::string_view content_type) {
   while (!base.empty() && base.back() == ' ') {
     base.remove_suffix(1);
   }
-  return base == "application/fhir+json" || base == "application/json";
+  std::string lower(base);
+  for (auto& c : lower) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  while (!lower.empty() && lower.front() == ' ') {
+    lower.erase(0, 1);
+  }
+  return lower == "application/fhir+json" || lower == "application/json";
 }
 
 HttpAnswer json_answer(int status, const json::Value& v, std::string content_type = "application/json") {
@@ -99,6 +107,13 @@ Result<std::unique_ptr<Service>> Service::create(const ServiceConfig& config, co
       }
       pki = std::move(*loaded);
       notes.push_back("DEVELOPMENT MODE: using the development PKI in " + pki_dir.string());
+      auto refreshed = certstore::refresh_dev_crls(*pki, clock.now());
+      if (!refreshed) {
+        return std::unexpected(refreshed.error());
+      }
+      if (*refreshed) {
+        notes.push_back("DEVELOPMENT MODE: re-issued the development CRLs (they are valid for 30 days)");
+      }
     } else {
       auto made = certstore::generate_dev_pki(pki_dir, clock.now());
       if (!made) {
@@ -379,7 +394,11 @@ HttpServer::~HttpServer() { stop(); }
 Result<void> HttpServer::start() {
   try {
     Poco::Net::SocketAddress addr(m_impl->config.listen_host, m_impl->config.listen_port);
-    Poco::Net::ServerSocket socket(addr);
+    // SO_REUSEADDR but not SO_REUSEPORT (Poco's one-argument constructor sets
+    // both, so a second instance would silently share the port): a busy port is an error.
+    Poco::Net::ServerSocket socket;
+    socket.bind(addr, true, false);
+    socket.listen(64);
     m_impl->port = socket.address().port();
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(m_impl->config.max_threads);

@@ -79,13 +79,17 @@ Result<std::unique_ptr<ValidationContext>> ValidationContext::create(const Servi
     ctx->m_tsa = std::move(*t);
     ctx->m_notes.push_back("TSA trust anchors: " + config.tsa_trust_dir.string());
   }
-  if (!config.ocsp_trust_dir.empty()) {
-    auto o = certstore::TrustStore::load_dir(config.ocsp_trust_dir);
+  {
+    // trust.dir is the one-folder shortcut for all three anchor sets.
+    const fs::path ocsp_dir = config.ocsp_trust_dir.empty() ? config.trust_dir : config.ocsp_trust_dir;
+    auto o = certstore::TrustStore::load_dir(ocsp_dir);
     if (!o) {
       return fail(o.error().code, "trust.ocspDir: " + o.error().message);
     }
     ctx->m_ocsp = std::move(*o);
-    ctx->m_notes.push_back("OCSP responder anchors: " + config.ocsp_trust_dir.string());
+    if (!config.ocsp_trust_dir.empty()) {
+      ctx->m_notes.push_back("OCSP responder anchors: " + config.ocsp_trust_dir.string());
+    }
   }
   auto policy = verifier::qualification_policy_from(config.policy_keys);
   if (!policy) {

@@ -6,6 +6,8 @@
 #include <Poco/StreamCopier.h>
 
 #include "fixture.h"
+#include "hanko/certstore/dev_pki.h"
+#include "hanko/common/ossl.h"
 #include "hanko/server/config.h"
 #include "hanko/server/service.h"
 #include "report_schema.h"
@@ -173,6 +175,56 @@ TEST(RestTsaDown, UnreachableTsaIs503WithRetryAfter) {
     retry = retry || k == "Retry-After";
   }
   EXPECT_TRUE(retry);
+}
+
+TEST_F(Rest, ContentTypeIsCaseInsensitiveAndABusyPortIsAnError) {
+  auto r = call("POST", "/v1/sign?level=B-B", bundle, "Application/FHIR+JSON; charset=UTF-8");
+  EXPECT_EQ(r.status, 200) << r.body;
+  server::ServiceConfig same = config;
+  same.listen_port = http->port();
+  server::HttpServer second(*service, same);
+  auto started = second.start();
+  ASSERT_FALSE(started) << "a second server on a busy port must not share it";
+  EXPECT_NE(started.error().message.find(std::to_string(http->port())), std::string::npos) << started.error().message;
+}
+
+TEST(RestDevMode, RestartAfterTheCrlsExpiredReissuesThemAndStillSigns) {
+  // A development data directory used again 40 days later: the CRLs made with
+  // the PKI (valid 30 days) are re-issued at start-up, so signing still works.
+  FixedClock clock{sign_time()};
+  server::ServiceConfig config;
+  config.listen_port = 0;
+  config.data_dir = temp_dir("rest-dev-later");
+  config.default_level = "B-B";
+  {
+    auto first = server::Service::create(config, clock);
+    ASSERT_TRUE(first) << first.error().message;
+  }
+  clock.set(sign_time() + std::chrono::days(40));
+  auto later = server::Service::create(config, clock);
+  ASSERT_TRUE(later) << later.error().message;
+  bool said = false;
+  for (const auto& line : (*later)->describe()) {
+    said = said || line.find("re-issued the development CRLs") != std::string::npos;
+  }
+  EXPECT_TRUE(said);
+  std::string body = read_text(data_file("bundles/simple-prescription.json"));
+  auto r = (*later)->sign("application/fhir+json", body, "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto v = (*later)->verify("application/fhir+json", r.body, "");
+  EXPECT_NE(v.body.find("TOTAL-PASSED"), std::string::npos) << v.body;
+  // The dev "revoked" signer is still listed, with its original revocation time.
+  auto pki = certstore::load_dev_pki(config.data_dir / "dev-pki");
+  ASSERT_TRUE(pki);
+  auto crls = ossl::x509_crls_from_pem(read_text(pki->crl));
+  ASSERT_EQ(crls.size(), 1u);
+  ASSERT_NE(X509_CRL_get_REVOKED(crls.front().get()), nullptr);
+  EXPECT_EQ(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crls.front().get())), 1);
+  auto again = server::Service::create(config, clock);
+  ASSERT_TRUE(again);
+  for (const auto& line : (*again)->describe()) {
+    EXPECT_EQ(line.find("re-issued"), std::string::npos) << "fresh CRLs are left alone";
+  }
 }
 
 TEST(RestSignerGuard, SignerWithoutTheRoleIsRefusedWith422NamingTheRule) {

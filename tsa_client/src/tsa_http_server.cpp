@@ -121,8 +121,10 @@ struct TsaHttpServer::Impl {
   bool stopped = false;
   std::uint16_t bound_port = 0;
 
-  Impl(DevTsa& tsa, std::string h, std::uint16_t port)
-      : host(std::move(h)), socket(Poco::Net::SocketAddress(host, port), 64) {
+  Impl(DevTsa& tsa, std::string h, std::uint16_t port) : host(std::move(h)) {
+    // SO_REUSEADDR but not SO_REUSEPORT (Poco's two-argument constructor sets both): a busy port is an error.
+    socket.bind(Poco::Net::SocketAddress(host, port), true, false);
+    socket.listen(64);
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     bound_port = socket.address().port();
     params->setMaxThreads(6);

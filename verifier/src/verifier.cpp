@@ -216,6 +216,13 @@ bool crypto_stage(std::string_view jws_alg, const X509* leaf, const std::vector<
 bool revocation_stage(const std::vector<ossl::X509Ptr>& chain, const std::optional<TimePoint>& poe,
                       const VerifyOptions& opts, SignatureReport& r) {
   if (opts.revocation == nullptr) {
+    for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+      RevocationReport rr;
+      rr.certificate = certstore::summarize(chain[i].get()).subject;
+      rr.status = "not-checked";
+      rr.message = "no revocation checker is configured: only CRLs loaded into the trust store were consulted";
+      r.revocation.push_back(std::move(rr));
+    }
     r.warnings.push_back("revocation was not checked online (no revocation checker configured); only CRLs in the "
                          "trust folder were consulted");
     return true;
@@ -434,14 +441,20 @@ bool certificate_stages(const json::Value& bundle, const X509* leaf, std::vector
                   format_rfc3339(opts.validation_time));
   }
   // --- Signing certificate constraints (HPKI: nonRepudiation) ------------
-  if (!r.non_repudiation) {
+  const QualificationPolicy& key_policy = opts.qualification != nullptr ? *opts.qualification : default_policy();
+  if (!r.non_repudiation && !key_policy.require_non_repudiation) {
+    add_check(r, "key-usage", BlockIndication::passed,
+              "keyUsage lacks nonRepudiation, accepted because policy.requireNonRepudiation is false");
+    r.warnings.push_back("the signer certificate's keyUsage lacks nonRepudiation (accepted by configuration)");
+  } else if (!r.non_repudiation) {
     add_check(r, "key-usage", BlockIndication::failed,
               "the signer certificate's keyUsage lacks nonRepudiation (contentCommitment)");
     conclude(r, Indication::indeterminate, SubIndication::chain_constraints_failure,
              "the signer certificate is not a signing (non-repudiation) certificate");
     return false;
+  } else {
+    add_check(r, "key-usage", BlockIndication::passed, "keyUsage includes nonRepudiation");
   }
-  add_check(r, "key-usage", BlockIndication::passed, "keyUsage includes nonRepudiation");
   // --- Revocation of the chain -------------------------------------------------
   if (!revocation_stage(validated_chain, r.best_signature_time, opts, r)) {
     return false;

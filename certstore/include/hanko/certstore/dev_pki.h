@@ -113,6 +113,15 @@ Result<DevPki> generate_dev_pki(const std::filesystem::path& out, TimePoint now)
 /** As above, with options (see DevPkiOptions). */
 Result<DevPki> generate_dev_pki(const std::filesystem::path& out, TimePoint now, const DevPkiOptions& options);
 
+/**
+ * Re-issues the development CRLs of the trust folder (hpki-signing-ca, still
+ * listing "revoked" at the PKI's creation time; hpki-root; jpki-root) at `now`
+ * when any of them is missing or expires within 7 days, so that a development
+ * service keeps working past the 30 days a CRL is valid. Returns whether it
+ * re-issued them.
+ */
+Result<bool> refresh_dev_crls(const DevPki& pki, TimePoint now);
+
 /** Reads out/manifest.json back (format "hanko-dev-pki/1"); paths become `dir`/relative. */
 Result<DevPki> load_dev_pki(const std::filesystem::path& dir);
 
