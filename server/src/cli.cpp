@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "validation_context.h"
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
+#include "hanko/signer/xml.h"
 #include "hanko/tsa_client/dev_tsa.h"
 #include "hanko/tsa_client/timestamp_source.h"
 #include "hanko/tsa_client/tsa_http_server.h"
@@ -47,7 +49,9 @@ const char* kUsage =
     "    validation options: [--tsa-trust DIR] [--ocsp-trust DIR] [--intermediates DIR] [--crl FILE,...]\n"
     "       [--revocation ocsp-then-crl|crl-then-ocsp|ocsp-only|crl-only] [--offline] [--data DIR] [--config FILE]\n"
     "       [--proxy URL]\n"
-    "  canonicalize --in FILE [--method jcs|fhir-json]  print the signed #document bytes\n"
+    "  canonicalize --in FILE [--method jcs|fhir-json|fhir-xml|c14n11|exc-c14n] [--with-comments]\n"
+    "       [--prefixes \"p1 p2\"]            print the signed #document bytes (default: jcs for JSON,\n"
+    "                                                fhir-xml for XML) or the Canonical XML of an XML file\n"
     "  serve [--listen HOST:PORT] [--data DIR] [--config FILE]\n"
     "  trust list --trust DIR [--tsa-trust DIR] [--ocsp-trust DIR] [--at TIME] [--warn-days N] [--format text|json]\n"
     "  registry add --role ROLE --from TIME --to TIME [--licence N] [--note TEXT] [--data DIR]\n"
@@ -271,14 +275,40 @@ int cmd_verify(int argc, char** argv) {
 }
 
 int cmd_canonicalize(int argc, char** argv) {
-  auto a = parse_args(argc, argv, 2, {"in", "method"}, {});
+  auto a = parse_args(argc, argv, 2, {"in", "method", "prefixes"}, {"with-comments"});
   if (!a) return usage_error(a.error().message);
   auto in = a->get("in");
   if (!in) return usage_error("canonicalize needs --in FILE");
-  const signer::Canonicalizer* c = signer::canonicalizer_by_name(a->get("method").value_or("jcs"));
-  if (c == nullptr) return usage_error("--method must be jcs or fhir-json");
   auto text = read_file(*in);
   if (!text) return error_exit(text.error());
+  const auto first = text->find_first_not_of(" \t\r\n");
+  const bool is_xml = first != std::string::npos && (*text)[first] == '<';
+  const std::string method = a->get("method").value_or(is_xml ? "fhir-xml" : "jcs");
+  if (method == "fhir-xml" || method == "c14n11" || method == "exc-c14n") {
+    auto doc = signer::xml::Document::parse(*text);
+    if (!doc) return error_exit(Error{doc.error().code, "not usable XML: " + doc.error().message});
+    Result<std::string> bytes;
+    if (method == "fhir-xml") {
+      if (a->has("with-comments") || a->has("prefixes")) return usage_error("fhir-xml takes no --with-comments or --prefixes");
+      bytes = signer::xml::fhir_xml_document(*doc);
+    } else {
+      signer::xml::C14nOptions opts;
+      opts.method = method == "c14n11" ? signer::xml::C14nMethod::c14n11 : signer::xml::C14nMethod::exc_c14n;
+      opts.with_comments = a->has("with-comments");
+      if (auto p = a->get("prefixes")) {
+        if (opts.method != signer::xml::C14nMethod::exc_c14n) return usage_error("--prefixes needs --method exc-c14n");
+        std::istringstream words(*p);
+        for (std::string w; words >> w;) opts.inclusive_prefixes.push_back(w);
+      }
+      bytes = signer::xml::canonicalize(*doc, opts);
+    }
+    if (!bytes) return error_exit(bytes.error());
+    std::cout << *bytes;
+    return kExitOk;
+  }
+  const signer::Canonicalizer* c = signer::canonicalizer_by_name(method);
+  if (c == nullptr) return usage_error("--method must be jcs, fhir-json, fhir-xml, c14n11 or exc-c14n");
+  if (a->has("with-comments") || a->has("prefixes")) return usage_error("--with-comments and --prefixes are for XML methods");
   auto v = json::parse(*text);
   if (!v) return error_exit(Error{Errc::invalid_argument, "not valid JSON: " + v.error().message});
   auto bytes = signer::canonical_document(*v, *c);
