@@ -2,7 +2,11 @@
 
 #include <openssl/x509v3.h>
 
+#include <array>
+#include <cstring>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "der.h"
 #include "hanko/common/bytes.h"
@@ -214,13 +218,49 @@ Result<std::optional<std::string>> hc_role_from_sda(ByteView sda) {
 }  // namespace
 
 CertSummary summarize(const X509* cert) {
+  // Every field is a function of the DER, so summaries are cached by the
+  // SHA-256 of the DER (computed anyway for sha256_hex): the same
+  // certificates (signer, CA, anchor) are summarized several times per
+  // verification and again by every verification.
+  using Digest = std::array<unsigned char, 32>;
+  struct DigestHash {
+    std::size_t operator()(const Digest& d) const noexcept {
+      std::size_t h = 0;
+      std::memcpy(&h, d.data(), sizeof h);
+      return h;
+    }
+  };
+  struct Cache {
+    std::mutex mutex;
+    std::unordered_map<Digest, CertSummary, DigestHash> map;
+  };
+  constexpr std::size_t kMaxEntries = 1024;
+  static Cache* cache = new Cache();  // never destroyed: usable from other static destructors
+
+  const Bytes sha = ossl::cert_sha256(cert);
+  Digest key{};
+  const bool keyed = sha.size() == key.size();
+  if (keyed) {
+    std::memcpy(key.data(), sha.data(), key.size());
+    std::lock_guard<std::mutex> lock(cache->mutex);
+    if (auto it = cache->map.find(key); it != cache->map.end()) {
+      return it->second;
+    }
+  }
   CertSummary s;
   s.subject = ossl::name_to_string(X509_get_subject_name(cert));
   s.issuer = ossl::name_to_string(X509_get_issuer_name(cert));
   s.serial_hex = ossl::serial_hex(cert);
-  s.sha256_hex = hex(ossl::cert_sha256(cert));
+  s.sha256_hex = hex(sha);
   s.not_before = ossl::asn1_time_to_timepoint(X509_get0_notBefore(cert)).value_or(TimePoint{});
   s.not_after = ossl::asn1_time_to_timepoint(X509_get0_notAfter(cert)).value_or(TimePoint{});
+  if (keyed) {
+    std::lock_guard<std::mutex> lock(cache->mutex);
+    if (cache->map.size() >= kMaxEntries) {
+      cache->map.clear();
+    }
+    cache->map.try_emplace(key, s);
+  }
   return s;
 }
 

@@ -4,6 +4,10 @@
 
 #include <ctime>
 #include <limits>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "hanko/common/digest.h"
 #include "hanko/common/file.h"
@@ -18,6 +22,46 @@ X509Ptr x509_from_der(ByteView der) {
     return nullptr;
   }
   return cert;
+}
+
+X509Ptr cached_x509_from_der(ByteView der) {
+  // Bounded: when full, the cache is emptied (certificates still in use keep their own references).
+  constexpr std::size_t kMaxEntries = 512;
+  constexpr std::size_t kMaxDer = 64u << 10;  // larger inputs are not worth keeping
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  struct Cache {
+    std::mutex mutex;
+    std::unordered_map<std::string, X509Ptr, Hash, std::equal_to<>> map;
+  };
+  static Cache* cache = new Cache();  // never destroyed: usable from other static destructors
+  if (der.empty() || der.size() > kMaxDer) {
+    return x509_from_der(der);
+  }
+  const std::string_view key(reinterpret_cast<const char*>(der.data()), der.size());
+  {
+    std::lock_guard<std::mutex> lock(cache->mutex);
+    auto it = cache->map.find(key);
+    if (it != cache->map.end()) {
+      return up_ref(it->second.get());
+    }
+  }
+  X509Ptr cert = x509_from_der(der);
+  if (!cert) {
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(cache->mutex);
+  if (cache->map.size() >= kMaxEntries) {
+    cache->map.clear();
+  }
+  auto [it, inserted] = cache->map.try_emplace(std::string(key), nullptr);
+  if (inserted) {
+    it->second = up_ref(cert.get());
+    return cert;
+  }
+  return up_ref(it->second.get());  // another thread decoded it first: share one object
 }
 
 Bytes x509_to_der(const X509* cert) { return to_der<i2d_X509>(cert); }

@@ -285,6 +285,17 @@ class Writer {
     return std::move(m_out);
   }
 
+  /** run(document_view(bundle)) without copying the Bundle. */
+  Result<std::string> run_document(const json::Value& bundle) {
+    if (!bundle.is_object()) {
+      return run(bundle);
+    }
+    if (!write_object(bundle.as_object(), true)) {
+      return std::unexpected(std::move(m_error));
+    }
+    return std::move(m_out);
+  }
+
  private:
   bool error(std::string message) {
     m_error = Error{Errc::invalid_argument, std::move(message)};
@@ -341,11 +352,20 @@ class Writer {
         m_out.push_back(']');
         return true;
       }
-      case json::Type::object: {
-        const json::Object& obj = v.as_object();
+      case json::Type::object:
+        return write_object(v.as_object(), false);
+    }
+    return error("canonical JSON: unknown value type");
+  }
+
+  /** An object; with `document`, without the members document_view() drops (id, meta, signature). */
+  bool write_object(const json::Object& obj, bool document) {
         std::vector<const json::Member*> members;
         members.reserve(obj.size());
         for (const auto& m : obj) {
+          if (document && (m.first == "id" || m.first == "meta" || m.first == "signature")) {
+            continue;
+          }
           if (!valid_utf8(m.first)) {
             return error("canonical JSON: member name is not valid UTF-8");
           }
@@ -374,9 +394,6 @@ class Writer {
         }
         m_out.push_back('}');
         return true;
-      }
-    }
-    return error("canonical JSON: unknown value type");
   }
 
   NumberMode m_mode;
@@ -468,6 +485,14 @@ json::Value document_view(const json::Value& bundle) {
 }
 
 Result<std::string> canonical_document(const json::Value& bundle, const Canonicalizer& c) {
+  // The built-in canonicalizers write the document view directly (no deep copy of the Bundle);
+  // any other Canonicalizer gets the copy.
+  if (&c == &jcs()) {
+    return Writer(NumberMode::ecmascript).run_document(bundle);
+  }
+  if (&c == &fhir_json()) {
+    return Writer(NumberMode::literal).run_document(bundle);
+  }
   return c.canonicalize(document_view(bundle));
 }
 

@@ -586,7 +586,7 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
   std::vector<ossl::X509Ptr> certs;
   for (const auto& c : x5c->as_array()) {
     auto der = c.is_string() ? base64_decode(c.as_string()) : std::nullopt;
-    ossl::X509Ptr cert = der ? ossl::x509_from_der(*der) : nullptr;
+    ossl::X509Ptr cert = der ? ossl::cached_x509_from_der(*der) : nullptr;
     if (!cert) {
       conclude(r, Indication::indeterminate, SubIndication::no_signing_certificate_found,
                "an x5c entry is not a base64 DER certificate");

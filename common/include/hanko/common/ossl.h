@@ -110,6 +110,14 @@ Bytes to_der(const T* obj) {
 /** Parses one DER certificate; nullptr if malformed or followed by trailing bytes. */
 X509Ptr x509_from_der(ByteView der);
 Bytes x509_to_der(const X509* cert);
+/**
+ * x509_from_der through a small process-wide cache keyed by the exact DER
+ * bytes: the same certificate arriving again (x5c of each signed Bundle)
+ * is decoded once. The returned certificate is shared (an extra reference)
+ * and must be treated as read-only, as any certificate shared between
+ * threads. Thread-safe. nullptr if malformed, exactly as x509_from_der.
+ */
+X509Ptr cached_x509_from_der(ByteView der);
 /** Reads every certificate (PEM, or one DER) from a file. */
 Result<std::vector<X509Ptr>> load_certificates(const std::string& path);
 /** Reads all PEM certificates in a string. */
