@@ -6,7 +6,7 @@ PKGS=(
   build-essential cmake pkg-config
   libssl-dev libcurl4-openssl-dev libpoco-dev libpq-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libxml2-utils
+  libxml2-utils xmlsec1
   python3 python3-jwcrypto
   curl ca-certificates
 )
