@@ -25,6 +25,7 @@
 #include "validation_context.h"
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
+#include "hanko/signer/xades.h"
 #include "hanko/signer/xml.h"
 #include "hanko/tsa_client/dev_tsa.h"
 #include "hanko/tsa_client/timestamp_source.h"
@@ -206,7 +207,10 @@ int cmd_sign(int argc, char** argv) {
   if (!key) return error_exit(key.error());
   auto text = read_file(*in);
   if (!text) return error_exit(text.error());
-  auto bundle = signer::parse_document_bundle(*text);
+  // FHIR XML (first non-space byte '<') gets XAdES, FHIR JSON gets JAdES.
+  const auto first = text->find_first_not_of(" \t\r\n");
+  const bool is_xml = first != std::string::npos && (*text)[first] == '<';
+  Result<json::Value> bundle = is_xml ? signer::xml_policy_view(*text) : signer::parse_document_bundle(*text);
   if (!bundle) return error_exit(bundle.error());
   // The signing-side guard: hanko never produces a signature it would itself reject.
   if (a->has("no-policy")) {
@@ -228,16 +232,25 @@ int cmd_sign(int argc, char** argv) {
       return check.sub_indication == verifier::SubIndication::try_later ? kExitRemote : 1;
     }
   }
-  auto result = signer::sign_bundle(std::move(*bundle), **key, tsa.get(), opts);
-  if (!result) {
-    Error e = result.error();
+  auto name_tsa = [&](Error e) {
     if (tsa && (e.code == Errc::network || e.code == Errc::remote_rejected)) {
       e.message = "timestamp authority " + tsa->describe() + ": " + e.message;
     }
-    return error_exit(e);
+    return e;
+  };
+  std::string output;
+  if (is_xml) {
+    auto result = signer::sign_xml_bundle(*text, **key, tsa.get(), opts);
+    if (!result) return error_exit(name_tsa(result.error()));
+    output = result->bundle_xml;
+  } else {
+    auto result = signer::sign_bundle(std::move(*bundle), **key, tsa.get(), opts);
+    if (!result) return error_exit(name_tsa(result.error()));
+    output = json::serialize(result->bundle, 2);
   }
-  std::string output = json::serialize(result->bundle, 2);
-  output.push_back('\n');
+  if (output.empty() || output.back() != '\n') {
+    output.push_back('\n');
+  }
   if (*out == "-") {
     std::cout << output;
   } else if (auto w = write_file(*out, output); !w) {
@@ -264,7 +277,10 @@ int cmd_verify(int argc, char** argv) {
   if (!env) return error_exit(env.error());
   auto text = read_file(*in);
   if (!text) return error_exit(text.error());
-  auto report = verifier::verify_bundle_text(*text, env->context->options(*at));
+  const auto first = text->find_first_not_of(" \t\r\n");
+  const bool is_xml = first != std::string::npos && (*text)[first] == '<';
+  auto report = is_xml ? verifier::verify_xml_bundle_text(*text, env->context->options(*at))
+                       : verifier::verify_bundle_text(*text, env->context->options(*at));
   if (!report) return error_exit(report.error());
   if (format == "json") {
     std::cout << json::serialize(verifier::to_json(*report), 2) << "\n";

@@ -18,6 +18,7 @@
 #include "hanko/server/service.h"
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
+#include "hanko/signer/xades.h"
 #include "hanko/store/database.h"
 #include "hanko/tsa_client/dev_tsa.h"
 #include "hanko/tsa_client/timestamp_source.h"
@@ -59,19 +60,26 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
   return std::nullopt;
 }
 
-bool is_fhir_json(std::string_view content_type) {
+/** The media type of a Content-Type header, lower-cased, without parameters. */
+std::string media_type(std::string_view content_type) {
   std::string_view base = content_type.substr(0, content_type.find(';'));
-  while (!base.empty() && base.back() == ' ') {
-    base.remove_suffix(1);
+  std::string lower;
+  for (char c : base) {
+    if (c != ' ' && c != '\t') {
+      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
   }
-  std::string lower(base);
-  for (auto& c : lower) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  while (!lower.empty() && lower.front() == ' ') {
-    lower.erase(0, 1);
-  }
-  return lower == "application/fhir+json" || lower == "application/json";
+  return lower;
+}
+
+bool is_fhir_json(std::string_view content_type) {
+  const std::string m = media_type(content_type);
+  return m == "application/fhir+json" || m == "application/json";
+}
+
+bool is_fhir_xml(std::string_view content_type) {
+  const std::string m = media_type(content_type);
+  return m == "application/fhir+xml" || m == "application/xml";
 }
 
 HttpAnswer json_answer(int status, const json::Value& v, std::string content_type = "application/json") {
@@ -192,9 +200,11 @@ HttpAnswer Service::health() const {
 }
 
 HttpAnswer Service::sign(std::string_view content_type, std::string_view body, std::string_view query) {
-  if (!is_fhir_json(content_type)) {
+  const bool xml = is_fhir_xml(content_type);
+  if (!xml && !is_fhir_json(content_type)) {
     return operation_outcome(415, "not-supported",
-                             "Content-Type must be application/fhir+json (got '" + std::string(content_type) + "')");
+                             "Content-Type must be application/fhir+json or application/fhir+xml (got '" +
+                                 std::string(content_type) + "')");
   }
   signer::SignOptions opts;
   opts.level = m_impl->level;
@@ -213,7 +223,11 @@ HttpAnswer Service::sign(std::string_view content_type, std::string_view body, s
   }
   opts.canonicalizer = m_impl->canonicalizer;
   opts.signature_type = m_impl->config.signature_type;
-  auto bundle = signer::parse_document_bundle(body, m_impl->config.max_body_bytes);
+  if (body.size() > m_impl->config.max_body_bytes) {
+    return error_answer(Error{Errc::too_large, "the body is larger than server.maxBodyBytes"});
+  }
+  Result<json::Value> bundle =
+      xml ? signer::xml_policy_view(body) : signer::parse_document_bundle(body, m_impl->config.max_body_bytes);
   if (!bundle) {
     return error_answer(bundle.error());
   }
@@ -235,22 +249,36 @@ HttpAnswer Service::sign(std::string_view content_type, std::string_view body, s
       return operation_outcome(422, "business-rule", check.message);
     }
   }
-  auto signed_bundle = signer::sign_bundle(std::move(*bundle), *m_impl->key, m_impl->tsa.get(), opts);
-  if (!signed_bundle) {
-    const Error& e = signed_bundle.error();
+  auto tsa_error = [&](const Error& e) {
     if (e.code == Errc::network || e.code == Errc::remote_rejected) {
-      Error tsa_error{e.code, "timestamp authority " + m_impl->tsa->describe() + ": " + e.message};
-      return error_answer(tsa_error);
+      return error_answer(Error{e.code, "timestamp authority " + m_impl->tsa->describe() + ": " + e.message});
     }
     return error_answer(e);
+  };
+  if (xml) {
+    auto signed_xml = signer::sign_xml_bundle(body, *m_impl->key, m_impl->tsa.get(), opts);
+    if (!signed_xml) {
+      return tsa_error(signed_xml.error());
+    }
+    HttpAnswer a;
+    a.status = 200;
+    a.content_type = "application/fhir+xml";
+    a.body = std::move(signed_xml->bundle_xml);
+    return a;
+  }
+  auto signed_bundle = signer::sign_bundle(std::move(*bundle), *m_impl->key, m_impl->tsa.get(), opts);
+  if (!signed_bundle) {
+    return tsa_error(signed_bundle.error());
   }
   return json_answer(200, signed_bundle->bundle, "application/fhir+json");
 }
 
 HttpAnswer Service::verify(std::string_view content_type, std::string_view body, std::string_view query) {
-  if (!is_fhir_json(content_type)) {
+  const bool xml = is_fhir_xml(content_type);
+  if (!xml && !is_fhir_json(content_type)) {
     return operation_outcome(415, "not-supported",
-                             "Content-Type must be application/fhir+json (got '" + std::string(content_type) + "')");
+                             "Content-Type must be application/fhir+json or application/fhir+xml (got '" +
+                                 std::string(content_type) + "')");
   }
   TimePoint at = m_impl->clock.now();
   if (auto a = query_param(query, "at")) {
@@ -259,6 +287,16 @@ HttpAnswer Service::verify(std::string_view content_type, std::string_view body,
       return operation_outcome(400, "invalid", "at must be an RFC 3339 time such as 2026-01-16T09:30:00Z");
     }
     at = *t;
+  }
+  if (xml) {
+    if (body.size() > m_impl->config.max_body_bytes) {
+      return error_answer(Error{Errc::too_large, "the body is larger than server.maxBodyBytes"});
+    }
+    auto report = verifier::verify_xml_bundle_text(body, m_impl->validation->options(at));
+    if (!report) {
+      return error_answer(report.error());
+    }
+    return json_answer(200, verifier::to_json(*report));
   }
   auto bundle = json::parse(body, {.max_depth = 128, .max_bytes = m_impl->config.max_body_bytes});
   if (!bundle) {

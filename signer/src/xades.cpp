@@ -888,6 +888,114 @@ class CoreChecker {
 
 }  // namespace
 
+namespace {
+
+/** The FHIR XML value="" of `e`, or the text of a narrative (for names only the value attributes are read). */
+json::Value xml_value(pugi::xml_node e) { return json::Value(std::string(e.attribute("value").value())); }
+
+/** HumanName elements of an XML resource as JSON HumanName objects (text, family, given). */
+json::Value xml_names(pugi::xml_node resource) {
+  json::Array names;
+  for (pugi::xml_node n : fhir_children(resource, "name")) {
+    json::Object o;
+    if (auto t = fhir_children(n, "text"); !t.empty()) {
+      o.emplace_back("text", xml_value(t.front()));
+    }
+    if (auto f = fhir_children(n, "family"); !f.empty()) {
+      o.emplace_back("family", xml_value(f.front()));
+    }
+    json::Array given;
+    for (pugi::xml_node g : fhir_children(n, "given")) {
+      given.push_back(xml_value(g));
+    }
+    if (!given.empty()) {
+      o.emplace_back("given", json::Value(std::move(given)));
+    }
+    names.emplace_back(std::move(o));
+  }
+  return json::Value(std::move(names));
+}
+
+json::Value xml_reference(pugi::xml_node ref) {
+  json::Object o;
+  if (auto r = fhir_children(ref, "reference"); !r.empty()) {
+    o.emplace_back("reference", xml_value(r.front()));
+  }
+  if (auto d = fhir_children(ref, "display"); !d.empty()) {
+    o.emplace_back("display", xml_value(d.front()));
+  }
+  return json::Value(std::move(o));
+}
+
+/** See XadesCore::policy_view. */
+json::Value policy_view_of(pugi::xml_node root) {
+  json::Object bundle;
+  bundle.emplace_back("resourceType", json::Value("Bundle"));
+  bundle.emplace_back("type", json::Value("document"));
+  if (auto ids = fhir_children(root, "identifier"); !ids.empty()) {
+    bundle.emplace_back("identifier", json::Value(json::Object{{"value", json::Value(fhir_value(ids.front(), "value"))}}));
+  }
+  json::Array entries;
+  for (pugi::xml_node entry : fhir_children(root, "entry")) {
+    json::Object e;
+    if (auto fu = fhir_children(entry, "fullUrl"); !fu.empty()) {
+      e.emplace_back("fullUrl", xml_value(fu.front()));
+    }
+    auto res = fhir_children(entry, "resource");
+    if (!res.empty()) {
+      pugi::xml_node r;
+      for (pugi::xml_node c = res.front().first_child(); c; c = c.next_sibling()) {
+        if (c.type() == pugi::node_element) {
+          r = c;
+          break;
+        }
+      }
+      if (r) {
+        json::Object ro;
+        const std::string type(local_name_of(r.name()));
+        ro.emplace_back("resourceType", json::Value(type));
+        if (auto id = fhir_children(r, "id"); !id.empty()) {
+          ro.emplace_back("id", xml_value(id.front()));
+        }
+        if (type == "Composition") {
+          if (auto t = fhir_children(r, "type"); !t.empty()) {
+            json::Array codings;
+            for (pugi::xml_node c : fhir_children(t.front(), "coding")) {
+              codings.emplace_back(json::Object{{"system", json::Value(fhir_value(c, "system"))},
+                                                {"code", json::Value(fhir_value(c, "code"))},
+                                                {"display", json::Value(fhir_value(c, "display"))}});
+            }
+            ro.emplace_back("type", json::Value(json::Object{{"coding", json::Value(std::move(codings))}}));
+          }
+          json::Array authors;
+          for (pugi::xml_node a : fhir_children(r, "author")) {
+            authors.push_back(xml_reference(a));
+          }
+          ro.emplace_back("author", json::Value(std::move(authors)));
+        } else if (type == "Practitioner") {
+          ro.emplace_back("name", xml_names(r));
+        } else if (type == "PractitionerRole") {
+          if (auto p = fhir_children(r, "practitioner"); !p.empty()) {
+            ro.emplace_back("practitioner", xml_reference(p.front()));
+          }
+        }
+        e.emplace_back("resource", json::Value(std::move(ro)));
+      }
+    }
+    entries.emplace_back(std::move(e));
+  }
+  bundle.emplace_back("entry", json::Value(std::move(entries)));
+  if (auto sigs = fhir_children(root, "signature"); !sigs.empty()) {
+    json::Object sig;
+    if (auto who = fhir_children(sigs.front(), "who"); !who.empty()) {
+      sig.emplace_back("who", xml_reference(who.front()));
+    }
+    bundle.emplace_back("signature", json::Value(std::move(sig)));
+  }
+  return json::Value(std::move(bundle));
+}
+}  // namespace
+
 Result<XadesCore> verify_xades_core(std::string_view signed_bundle_xml) {
   auto doc = xml::Document::parse(signed_bundle_xml);
   if (!doc) {
@@ -903,6 +1011,7 @@ Result<XadesCore> verify_xades_core(std::string_view signed_bundle_xml) {
   }
   XadesCore core;
   core.status = XadesStatus::format_failure;
+  core.policy_view = policy_view_of(root);
   if (sigs.size() > 1) {
     core.message = "more than one Bundle.signature";
     return core;
@@ -958,6 +1067,17 @@ Result<XadesCore> verify_xades_core(std::string_view signed_bundle_xml) {
   core.document_sha256_hex = hex(sha256(*bytes));
   CoreChecker(core, sdoc->impl().doc, bundle_identifier_xml(root), *bytes).run();
   return core;
+}
+
+Result<json::Value> xml_policy_view(std::string_view bundle_xml) {
+  auto doc = xml::Document::parse(bundle_xml);
+  if (!doc) {
+    return std::unexpected(doc.error());
+  }
+  if (!xml::is_document_bundle(*doc)) {
+    return fail(Errc::not_a_document, "not a FHIR Bundle of type document");
+  }
+  return policy_view_of(doc->impl().doc.document_element());
 }
 
 }  // namespace hanko::signer

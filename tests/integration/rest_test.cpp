@@ -124,7 +124,8 @@ TEST_F(Rest, ChangedBundleIsReportedFailedWith200) {
 TEST_F(Rest, ErrorsAreOperationOutcomes) {
   expect_outcome(call("POST", "/v1/sign", "{not json"), 400);
   expect_outcome(call("POST", "/v1/sign", bundle, "text/plain"), 415);
-  expect_outcome(call("POST", "/v1/verify", bundle, "application/xml"), 415);
+  expect_outcome(call("POST", "/v1/verify", bundle, "text/xml"), 415);
+  expect_outcome(call("POST", "/v1/verify", bundle, "application/xml"), 400);  // JSON sent as XML
   expect_outcome(call("POST", "/v1/sign", std::string(300u << 10, ' ')), 413);
   std::string collection = bundle;
   collection.replace(collection.find("\"document\""), 10, "\"collection\"");
@@ -175,6 +176,26 @@ TEST(RestTsaDown, UnreachableTsaIs503WithRetryAfter) {
     retry = retry || k == "Retry-After";
   }
   EXPECT_TRUE(retry);
+}
+
+TEST_F(Rest, XmlIsSignedAsXmlAndVerifiedToAJsonReport) {
+  std::string xml = read_text(data_file("bundles/simple-prescription.xml"));
+  auto s = call("POST", "/v1/sign?level=B-T", xml, "application/fhir+xml");
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_EQ(s.content_type, "application/fhir+xml");
+  EXPECT_NE(s.body.find("application/signature+xml"), std::string::npos);
+  auto v = call("POST", "/v1/verify", s.body, "application/fhir+xml");
+  ASSERT_EQ(v.status, 200) << v.body;
+  EXPECT_EQ(v.content_type, "application/json");
+  auto report = json::parse(v.body);
+  ASSERT_TRUE(report) << v.body;
+  EXPECT_EQ(*report->find_string("indication"), "TOTAL-PASSED") << v.body;
+  EXPECT_EQ(*report->find("signatures")->as_array()[0].find_string("format"), "XAdES-BASELINE-T");
+  expect_valid_report(*report);
+  // Not XML, or XML with a DTD: 400; XML that is not a document: 422; nothing to verify: 422.
+  expect_outcome(call("POST", "/v1/verify", "<!DOCTYPE b [<!ENTITY x 'y'>]><b/>", "application/fhir+xml"), 400);
+  expect_outcome(call("POST", "/v1/sign", "<Patient xmlns=\"http://hl7.org/fhir\"/>", "application/fhir+xml"), 422);
+  expect_outcome(call("POST", "/v1/verify", xml, "application/fhir+xml"), 422);
 }
 
 TEST_F(Rest, ContentTypeIsCaseInsensitiveAndABusyPortIsAnError) {

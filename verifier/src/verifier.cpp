@@ -11,6 +11,7 @@
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
 #include "hanko/signer/jades.h"
+#include "hanko/signer/xades.h"
 #include "hanko/signer/signing_key.h"
 #include "hanko/tsa_client/token.h"
 
@@ -464,6 +465,48 @@ bool certificate_stages(const json::Value& bundle, const X509* leaf, std::vector
 }
 
 
+/** Validates one signature timestamp token over `covered` and records it (EN 319 102-1 5.4). */
+void check_timestamp(ByteView token_der, ByteView covered, const certstore::TrustStore& tsa_trust,
+                     const VerifyOptions& opts, TimestampReport& ts, SignatureReport& r) {
+    auto v = tsa::verify_token(token_der, covered, tsa_trust, opts.validation_time);
+    if (v.info) {
+      ts.gen_time = v.info->gen_time;
+      ts.serial_number = v.info->serial_hex;
+      ts.policy = v.info->policy_oid;
+      if (v.info->tsa_cert) {
+        ts.tsa = cert_info(v.info->tsa_cert.get());
+      }
+    }
+    ts.message = v.message;
+    switch (v.status) {
+      case tsa::TokenStatus::ok: ts.indication = BlockIndication::passed; break;
+      case tsa::TokenStatus::imprint_mismatch:
+        ts.indication = BlockIndication::failed;
+        ts.sub_indication = SubIndication::hash_failure;
+        break;
+      case tsa::TokenStatus::signature_invalid:
+      case tsa::TokenStatus::signer_mismatch:
+        ts.indication = BlockIndication::failed;
+        ts.sub_indication = SubIndication::sig_crypto_failure;
+        break;
+      case tsa::TokenStatus::chain_failure:
+        ts.indication = BlockIndication::indeterminate;
+        ts.sub_indication = chain_sub_indication(v.chain.status);
+        break;
+      case tsa::TokenStatus::malformed:
+        ts.indication = BlockIndication::failed;
+        ts.sub_indication = SubIndication::format_failure;
+        break;
+    }
+    if (ts.indication == BlockIndication::passed && ts.gen_time) {
+      if (!r.best_signature_time || *ts.gen_time < *r.best_signature_time) {
+        r.best_signature_time = ts.gen_time;
+      }
+    } else {
+      r.warnings.push_back("the signature timestamp is not valid and gives no proof of existence: " + ts.message);
+    }
+}
+
 void validate_signature(const json::Value& bundle, const json::Value& sig_el, const VerifyOptions& opts,
                         SignatureReport& r, ValidationReport& report) {
   // --- Format -------------------------------------------------------------
@@ -655,43 +698,7 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
       r.timestamps.push_back(std::move(ts));
       continue;
     }
-    auto v = tsa::verify_token(*der, as_bytes(jws->signature_b64), tsa_trust, opts.validation_time);
-    if (v.info) {
-      ts.gen_time = v.info->gen_time;
-      ts.serial_number = v.info->serial_hex;
-      ts.policy = v.info->policy_oid;
-      if (v.info->tsa_cert) {
-        ts.tsa = cert_info(v.info->tsa_cert.get());
-      }
-    }
-    ts.message = v.message;
-    switch (v.status) {
-      case tsa::TokenStatus::ok: ts.indication = BlockIndication::passed; break;
-      case tsa::TokenStatus::imprint_mismatch:
-        ts.indication = BlockIndication::failed;
-        ts.sub_indication = SubIndication::hash_failure;
-        break;
-      case tsa::TokenStatus::signature_invalid:
-      case tsa::TokenStatus::signer_mismatch:
-        ts.indication = BlockIndication::failed;
-        ts.sub_indication = SubIndication::sig_crypto_failure;
-        break;
-      case tsa::TokenStatus::chain_failure:
-        ts.indication = BlockIndication::indeterminate;
-        ts.sub_indication = chain_sub_indication(v.chain.status);
-        break;
-      case tsa::TokenStatus::malformed:
-        ts.indication = BlockIndication::failed;
-        ts.sub_indication = SubIndication::format_failure;
-        break;
-    }
-    if (ts.indication == BlockIndication::passed && ts.gen_time) {
-      if (!r.best_signature_time || *ts.gen_time < *r.best_signature_time) {
-        r.best_signature_time = ts.gen_time;
-      }
-    } else {
-      r.warnings.push_back("the signature timestamp is not valid and gives no proof of existence: " + ts.message);
-    }
+    check_timestamp(*der, as_bytes(jws->signature_b64), tsa_trust, opts, ts, r);
     r.timestamps.push_back(std::move(ts));
   }
   r.format = has_tst ? "JAdES-BASELINE-T" : "JAdES-BASELINE-B";
@@ -796,6 +803,107 @@ SignerCheck check_signer(const X509* signer, const std::vector<const X509*>& cha
   std::string why = r.errors.empty() ? std::string(sub_indication_name(r.sub_indication)) : r.errors.back();
   out.message = "signing refused by rule " + out.rule + ": " + why;
   return out;
+}
+
+}  // namespace hanko::verifier
+
+namespace hanko::verifier {
+
+Result<ValidationReport> verify_xml_bundle_text(std::string_view xml, const VerifyOptions& opts) {
+  if (opts.signature_trust == nullptr) {
+    return fail(Errc::invalid_argument, "verification needs trust anchors");
+  }
+  auto core = signer::verify_xades_core(xml);
+  if (!core) {
+    return std::unexpected(core.error());
+  }
+  ValidationReport report;
+  report.validation_time = opts.validation_time;
+  if (const json::Value* id = core->policy_view.find("identifier")) {
+    if (const std::string* v = id->find_string("value")) {
+      report.document_identifier = *v;
+    }
+  }
+  report.document_sha256 = core->document_sha256_hex;
+  SignatureReport r;
+  r.id = "signature-1";
+  r.format = core->level == signer::Level::B_T ? "XAdES-BASELINE-T" : "XAdES-BASELINE-B";
+  r.target_format = std::string(signer::kXmlTargetFormat);
+  r.signature_type = core->commitment_type;
+  r.algorithm = core->alg ? std::string(signer::jws_alg_name(*core->alg)) : std::string();
+  r.claimed_signing_time = core->signing_time;
+  if (const json::Value* sig = core->policy_view.find("signature")) {
+    if (const json::Value* who = sig->find("who")) {
+      if (const std::string* ref = who->find_string("reference")) {
+        r.who = *ref;
+      } else if (const std::string* d = who->find_string("display")) {
+        r.who = *d;
+      }
+    }
+  }
+  auto finish = [&]() {
+    report.indication = r.indication;
+    report.sub_indication = r.sub_indication;
+    report.signatures.push_back(std::move(r));
+    return report;
+  };
+  if (core->signer_cert) {
+    const X509* leaf = core->signer_cert.get();
+    r.signer = cert_info(leaf);
+    r.non_repudiation = certstore::has_non_repudiation(leaf);
+    r.policies = certstore::policy_oids(leaf);
+    if (auto role = certstore::hc_role(leaf); role) {
+      r.role = *role;
+    } else {
+      r.warnings.push_back("the hcRole extension is malformed: " + role.error().message);
+    }
+  }
+  switch (core->status) {
+    case signer::XadesStatus::ok: break;
+    case signer::XadesStatus::format_failure:
+      conclude(r, Indication::total_failed, SubIndication::format_failure, core->message);
+      return finish();
+    case signer::XadesStatus::hash_failure:
+      add_check(r, "signature-value", BlockIndication::failed, core->message);
+      conclude(r, Indication::total_failed, SubIndication::hash_failure,
+               core->message + " (the document or the signed properties were changed after signing)");
+      return finish();
+    case signer::XadesStatus::sig_crypto_failure:
+      add_check(r, "signature-value", BlockIndication::failed, core->message);
+      conclude(r, Indication::total_failed, SubIndication::sig_crypto_failure, core->message);
+      return finish();
+    case signer::XadesStatus::no_signing_certificate_found:
+      conclude(r, Indication::indeterminate, SubIndication::no_signing_certificate_found, core->message);
+      return finish();
+  }
+  add_check(r, "signing-certificate-reference", BlockIndication::passed,
+            "SigningCertificateV2 matches the signer certificate");
+  add_check(r, "signature-value", BlockIndication::passed,
+            r.algorithm + " signature verifies over SignedInfo; the references match the FHIR XML #document and "
+                          "the SignedProperties");
+  // FHIR R4: the CommitmentTypeIndication SHALL equal Signature.type.
+  if (std::find(core->fhir_signature_types.begin(), core->fhir_signature_types.end(), core->commitment_type) ==
+      core->fhir_signature_types.end()) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure,
+             "the CommitmentTypeIndication " + core->commitment_type + " is not one of the Bundle.signature.type codes");
+    return finish();
+  }
+  const certstore::TrustStore& tsa_trust = opts.tsa_trust != nullptr ? *opts.tsa_trust : *opts.signature_trust;
+  for (const auto& t : core->timestamps) {
+    TimestampReport ts;
+    check_timestamp(t.token_der, as_bytes(t.covered), tsa_trust, opts, ts, r);
+    r.timestamps.push_back(std::move(ts));
+  }
+  std::vector<const X509*> untrusted;
+  for (const auto& c : core->chain) {
+    untrusted.push_back(c.get());
+  }
+  if (!certificate_stages(core->policy_view, core->signer_cert.get(), untrusted, r.algorithm, !core->timestamps.empty(),
+                          opts, r)) {
+    return finish();
+  }
+  conclude(r, Indication::total_passed, SubIndication::none);
+  return finish();
 }
 
 }  // namespace hanko::verifier

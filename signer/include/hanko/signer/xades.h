@@ -32,6 +32,7 @@
 #include "hanko/common/bytes.h"
 #include "hanko/common/clock.h"
 #include "hanko/common/error.h"
+#include "hanko/common/json.h"
 #include "hanko/common/ossl.h"
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/jades.h"
@@ -114,6 +115,14 @@ struct XadesCore {
   std::string document_uri;               ///< the document Reference URI (= Bundle.identifier.value)
   std::string document_sha256_hex;        ///< SHA-256 of the recomputed #document bytes
   std::string signature_xml;              ///< the decoded ds:Signature document
+  /**
+   * The parts of the Bundle that the qualification policy reads, in FHIR JSON
+   * shape: {"resourceType":"Bundle","identifier":{"value"},"entry":[{"fullUrl",
+   * "resource":{"resourceType","id", Composition "type"/"author", Practitioner
+   * "name", PractitionerRole "practitioner"}}],"signature":{"who":{"reference"}}}.
+   * Set whenever the Bundle parsed, whatever the status.
+   */
+  json::Value policy_view;
 };
 
 /**
@@ -125,5 +134,8 @@ struct XadesCore {
  * every defect of the signature itself is a status in XadesCore.
  */
 Result<XadesCore> verify_xades_core(std::string_view signed_bundle_xml);
+
+/** The policy view (see XadesCore::policy_view) of a FHIR XML document Bundle, for the signing-side checks. */
+Result<json::Value> xml_policy_view(std::string_view bundle_xml);
 
 }  // namespace hanko::signer

@@ -85,6 +85,16 @@ SignerCheck check_signer(const X509* signer, const std::vector<const X509*>& cha
  */
 Result<ValidationReport> verify_bundle(const json::Value& bundle, const VerifyOptions& options);
 
+/**
+ * Validates the XAdES signature (Bundle.signature, sigFormat
+ * application/signature+xml) of a FHIR XML document Bundle with the same
+ * checks, policy and report as the JSON side: signature core (references,
+ * SignedInfo signature, SigningCertificateV2, wrapping defences), timestamps,
+ * chain, revocation, constraints and qualification. Errc::invalid_argument
+ * for text that is not acceptable XML, Errc::not_a_document, Errc::no_signature.
+ */
+Result<ValidationReport> verify_xml_bundle_text(std::string_view xml, const VerifyOptions& options);
+
 /** Parses, then verify_bundle. Errc::invalid_argument for text that is not JSON. */
 Result<ValidationReport> verify_bundle_text(std::string_view text, const VerifyOptions& options);
 
