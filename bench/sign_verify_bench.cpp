@@ -33,6 +33,7 @@
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
 #include "hanko/signer/signing_key.h"
+#include "hanko/signer/xades.h"
 #include "hanko/tsa_client/dev_tsa.h"
 #include "hanko/tsa_client/timestamp_source.h"
 #include "hanko/tsa_client/tsa_http_server.h"
@@ -64,6 +65,14 @@ struct Sample {
   std::string signed_bt_text;
 };
 
+/** One FHIR XML Bundle: its text and signed forms (XAdES). */
+struct XmlSample {
+  std::string name;
+  std::string text;
+  std::string signed_bb;  ///< B-B, RS256
+  std::string signed_bt;  ///< B-T, RS256, in-process TSA
+};
+
 /** Everything set up once; torn down (HTTP server stopped, temp folder removed) at exit. */
 struct Env {
   fs::path dir;
@@ -78,6 +87,7 @@ struct Env {
   std::unique_ptr<tsa::HttpTsaClient> http_tsa;
   std::unique_ptr<certstore::TrustStore> trust;
   std::vector<Sample> samples;
+  std::vector<XmlSample> xml_samples;
 
   ~Env() {
     if (http_server) {
@@ -205,6 +215,38 @@ void setup() {
     }
     e.samples.push_back(std::move(s));
   }
+  // FHIR XML: the corpus XML Bundles when present, else the project's own.
+  std::vector<fs::path> xml_files;
+  const fs::path corpus = std::getenv("HANKO_CORPUS_DIR") && *std::getenv("HANKO_CORPUS_DIR")
+                              ? fs::path(std::getenv("HANKO_CORPUS_DIR"))
+                              : fs::path(HANKO_SOURCE_DIR) / ".." / "shared" / "corpus";
+  for (const char* n : {"jp-eprescription-example01.xml", "ips-bundle-01.xml"}) {
+    if (fs::exists(corpus / n)) {
+      xml_files.push_back(corpus / n);
+    }
+  }
+  if (xml_files.empty()) {
+    xml_files.push_back(fs::path(HANKO_SOURCE_DIR) / "tests" / "data" / "bundles" / "simple-prescription.xml");
+  }
+  for (const auto& path : xml_files) {
+    XmlSample x;
+    x.name = path.filename().string();
+    x.text = read_or_die(path);
+    x.signed_bb = must(signer::sign_xml_bundle(x.text, *e.rsa, nullptr, sign_options(signer::Level::B_B)),
+                       "signing XML B-B " + x.name)
+                      .bundle_xml;
+    x.signed_bt = must(signer::sign_xml_bundle(x.text, *e.rsa, e.in_process_tsa.get(), sign_options(signer::Level::B_T)),
+                       "signing XML B-T " + x.name)
+                      .bundle_xml;
+    for (const std::string* v : {&x.signed_bb, &x.signed_bt}) {
+      auto r = must(verifier::verify_xml_bundle_text(*v, verify_options()), "verifying " + x.name);
+      if (r.indication != verifier::Indication::total_passed) {
+        die("the signed " + x.name + " does not verify: " + std::string(verifier::indication_name(r.indication)) +
+            " " + std::string(verifier::sub_indication_name(r.sub_indication)));
+      }
+    }
+    e.xml_samples.push_back(std::move(x));
+  }
 }
 
 void finish(benchmark::State& state, const Sample& s) {
@@ -330,6 +372,40 @@ void bm_verify_text(benchmark::State& state, const Sample* s, const std::string*
   finish(state, *s);
 }
 
+void finish_xml(benchmark::State& state, const XmlSample& s) {
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * s.text.size()));
+  state.SetLabel(std::to_string((s.text.size() + 512) / 1024) + " KiB");
+}
+
+/** XAdES signing from the XML text (parse, FHIR XML #document, signature, Bundle.signature, serialization). */
+void bm_sign_xml(benchmark::State& state, const XmlSample* s, const signer::SigningKey* key, tsa::TimestampSource* tsa,
+                 signer::Level level) {
+  const auto opts = sign_options(level);
+  for (auto _ : state) {
+    auto r = signer::sign_xml_bundle(s->text, *key, tsa, opts);
+    if (!r) {
+      state.SkipWithError(r.error().message.c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(r->bundle_xml.data());
+  }
+  finish_xml(state, *s);
+}
+
+void bm_verify_xml(benchmark::State& state, const XmlSample* s, const std::string* signed_xml) {
+  const auto opts = verify_options();
+  for (auto _ : state) {
+    auto r = verifier::verify_xml_bundle_text(*signed_xml, opts);
+    check_report(state, r);
+    if (state.error_occurred()) {
+      break;
+    }
+    benchmark::DoNotOptimize(r->indication);
+  }
+  finish_xml(state, *s);
+}
+
 void register_all() {
   Env& e = *g_env;
   // Real time: throughput as a client sees it; for ->Threads(2) items_per_second
@@ -351,6 +427,13 @@ void register_all() {
     reg("verify_BT_RS256/" + s.name, bm_verify, p, &s.signed_bt);
     reg("verify_text_BB_RS256/" + s.name, bm_verify_text, p, &s.signed_bb_text);
     reg("verify_text_BT_RS256/" + s.name, bm_verify_text, p, &s.signed_bt_text);
+  }
+  for (const XmlSample& x : e.xml_samples) {
+    const XmlSample* p = &x;
+    reg("sign_xml_BB_RS256/" + x.name, bm_sign_xml, p, e.rsa.get(), nullptr, signer::Level::B_B);
+    reg("sign_xml_BT_RS256_inproc/" + x.name, bm_sign_xml, p, e.rsa.get(), e.in_process_tsa.get(), signer::Level::B_T);
+    reg("verify_xml_BB_RS256/" + x.name, bm_verify_xml, p, &x.signed_bb);
+    reg("verify_xml_BT_RS256/" + x.name, bm_verify_xml, p, &x.signed_bt);
   }
   // The first sample is the 28 KB JP ePrescription (or the fallback Bundle).
   const Sample* first = &e.samples.front();
