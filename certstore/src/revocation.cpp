@@ -562,23 +562,31 @@ struct RevocationChecker::Impl {
         note(url, e);
         continue;
       }
-      if (cache != nullptr) {
-        store::CachedRevocation entry;
-        entry.key = key;
-        entry.kind = "crl";
-        entry.url = url;
-        entry.der = to_bytes(resp->body);
-        entry.this_update = *e.this_update;
-        entry.next_update = e.next_update;
-        entry.fetched_at = at;
-        if (auto put = cache->put_revocation(entry); !put) {
-          out.attempts.push_back("CRL " + url + ": not cached: " + put.error().message);
-        }
-      }
+      remember(key, "crl", url, resp->body, e, at, out);
       return finish(url, e, false);
     }
     out.status = saw_invalid ? Status::invalid : Status::unavailable;
     return out;
+  }
+
+  /** Stores fetched data that passed its checks in the cache (a failure to store is noted, not fatal). */
+  void remember(const std::string& key, const char* kind, const std::string& url, const std::string& body,
+                const Evaluation& e, TimePoint at, RevocationResult& out) const {
+    if (cache == nullptr) {
+      return;
+    }
+    store::CachedRevocation entry;
+    entry.key = key;
+    entry.kind = kind;
+    entry.url = url;
+    entry.der = to_bytes(body);
+    entry.this_update = *e.this_update;
+    entry.next_update = e.next_update;
+    entry.fetched_at = at;
+    if (auto put = cache->put_revocation(entry); !put) {
+      out.attempts.push_back(std::string(kind == std::string_view("crl") ? "CRL " : "OCSP ") + url +
+                             ": not cached: " + put.error().message);
+    }
   }
 
   /** Whether a cache entry may still be used at `at` (its data is checked again afterwards). */
@@ -845,19 +853,7 @@ struct RevocationChecker::Impl {
         note(url, e);
         continue;
       }
-      if (cache != nullptr) {
-        store::CachedRevocation entry;
-        entry.key = key;
-        entry.kind = "ocsp";
-        entry.url = url;
-        entry.der = to_bytes(resp->body);
-        entry.this_update = *e.this_update;
-        entry.next_update = e.next_update;
-        entry.fetched_at = at;
-        if (auto put = cache->put_revocation(entry); !put) {
-          out.attempts.push_back("OCSP " + url + ": not cached: " + put.error().message);
-        }
-      }
+      remember(key, "ocsp", url, resp->body, e, at, out);
       return finish(url, e, false);
     }
     out.status = saw_invalid ? Status::invalid : Status::unavailable;
