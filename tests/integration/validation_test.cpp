@@ -221,6 +221,9 @@ struct Case {
   std::string message_contains;  ///< a substring the signature's errors must hold ("" = no check)
 };
 
+/** GoogleTest prints a parameter with PrintTo: the row's name, not its bytes. */
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 std::string all_errors(const verifier::SignatureReport& s) {
   std::string out;
   for (const auto& e : s.errors) {
@@ -499,6 +502,8 @@ struct SignerCase {
   bool ok;
   std::string rule;
 };
+
+void PrintTo(const SignerCase& c, std::ostream* os) { *os << c.name; }
 
 class SignerGuard : public ::testing::TestWithParam<SignerCase> {};
 
