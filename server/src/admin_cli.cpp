@@ -1,5 +1,7 @@
 #include "admin_cli.h"
 
+#include "audit.h"
+
 #include <charconv>
 #include <filesystem>
 #include <iostream>
@@ -290,6 +292,27 @@ int cmd_registry(int argc, char** argv) {
     return 0;
   }
   return usage_error(usage);
+}
+
+int cmd_audit(int argc, char** argv) {
+  if (argc != 4 || std::string(argv[2]) != "verify") {
+    return usage_error("usage: hanko audit verify FILE");
+  }
+  const fs::path file = argv[3];
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) {
+    std::cerr << "hanko: " << file.string() << " is not a readable file\n";
+    return kExitUsage;
+  }
+  auto v = verify_audit_file(file);
+  if (!v) return error_exit(v.error());
+  if (!v->ok) {
+    std::cout << "line " << v->line << ": " << v->reason << "\n";
+    return 1;
+  }
+  std::cout << v->records << " records, chain intact\n"
+            << "head: " << v->head << "\n";
+  return kExitOk;
 }
 
 }  // namespace hanko::server

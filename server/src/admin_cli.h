@@ -1,7 +1,7 @@
 #pragma once
 /**
  * @file admin_cli.h
- * `hanko trust list` and `hanko registry add|list|remove` (docs/cli.md).
+ * `hanko trust list`, `hanko registry add|list|remove` and `hanko audit verify` (docs/cli.md).
  * Private to server/.
  */
 namespace hanko::server {
@@ -10,5 +10,7 @@ namespace hanko::server {
 int cmd_trust(int argc, char** argv);
 /** `hanko registry add|list|remove ...`; returns the exit code. */
 int cmd_registry(int argc, char** argv);
+/** `hanko audit verify FILE`: 0 chain intact, 1 broken (names the first bad line), 3 unusable file. */
+int cmd_audit(int argc, char** argv);
 
 }  // namespace hanko::server

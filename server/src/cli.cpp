@@ -58,6 +58,7 @@ const char* kUsage =
     "  registry add --role ROLE --from TIME --to TIME [--licence N] [--note TEXT] [--data DIR]\n"
     "       (--cert FILE [--by-identity] | --name NAME --birth-date EYYYYMMDD)\n"
     "  registry list [--data DIR] [--format text|json] | registry remove --id N [--data DIR]\n"
+    "  audit verify FILE                             check the hash chain of an audit log (docs/audit.md)\n"
     "  version\n"
     "exit codes: 0 ok / TOTAL-PASSED, 1 TOTAL-FAILED, 2 INDETERMINATE, 3 unusable input or usage,\n"
     "            4 a remote service failed, 5 internal error\n";
@@ -384,6 +385,7 @@ int run_cli(int argc, char** argv) {
     if (cmd == "serve") return cmd_serve(argc, argv);
     if (cmd == "trust") return cmd_trust(argc, argv);
     if (cmd == "registry") return cmd_registry(argc, argv);
+    if (cmd == "audit") return cmd_audit(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "hanko: internal error: " << e.what() << "\n";
     return kExitInternal;

@@ -33,6 +33,7 @@ const std::set<std::string>& known_keys() {
       "trust.ocspDir",    "trust.intermediatesDir", "trust.aiaFetch",  "revocation.order",
       "revocation.fetch", "revocation.crlFiles", "revocation.ocspNonce", "revocation.clockSkewSeconds",
       "http.connectTimeoutMs", "http.timeoutMs", "http.maxResponseBytes", "http.proxy",
+      "audit.file",       "audit.sourceId",      "audit.fsync",       "audit.healthz",
   };
   return keys;
 }
@@ -237,6 +238,18 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
       }
     }
     c.http_proxy = layered->getString("http.proxy", "");
+    c.audit_file = layered->getString("audit.file", "");
+    c.audit_source_id = layered->getString("audit.sourceId", c.audit_source_id);
+    if (c.audit_source_id.empty()) {
+      return fail(Errc::invalid_argument, "configuration key audit.sourceId in " + origin("audit.sourceId") +
+                                              ": must not be empty");
+    }
+    for (const auto& [key, field] : std::initializer_list<std::pair<const char*, bool*>>{
+             {"audit.fsync", &c.audit_fsync}, {"audit.healthz", &c.audit_healthz}}) {
+      auto b = to_bool(*layered, key, *field, origin(key));
+      if (!b) return std::unexpected(b.error());
+      *field = *b;
+    }
     for (const char* prefix : {"policy", "crypto"}) {
       std::vector<std::string> keys;
       collect_keys(*layered, prefix, keys);

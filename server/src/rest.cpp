@@ -10,8 +10,11 @@
 
 #include <cctype>
 #include <filesystem>
+#include <iostream>
 #include <mutex>
 
+#include "audit.h"
+#include "hanko/certstore/cert_info.h"
 #include "hanko/certstore/dev_pki.h"
 #include "hanko/certstore/trust_store.h"
 #include "hanko/common/json.h"
@@ -80,6 +83,54 @@ bool is_fhir_json(std::string_view content_type) {
 bool is_fhir_xml(std::string_view content_type) {
   const std::string m = media_type(content_type);
   return m == "application/fhir+xml" || m == "application/xml";
+}
+
+/** Composition.subject.reference, else the first Patient entry ("Patient/id" or its fullUrl); empty when none. */
+std::string patient_reference(const json::Value& bundle) {
+  const json::Value* entries = bundle.find("entry");
+  if (entries == nullptr || !entries->is_array()) {
+    return {};
+  }
+  for (const auto& e : entries->as_array()) {
+    const json::Value* r = e.find("resource");
+    const std::string* rt = r != nullptr ? r->find_string("resourceType") : nullptr;
+    if (rt != nullptr && *rt == "Composition") {
+      const json::Value* subject = r->find("subject");
+      if (const std::string* ref = subject != nullptr ? subject->find_string("reference") : nullptr) {
+        return *ref;
+      }
+      break;
+    }
+  }
+  for (const auto& e : entries->as_array()) {
+    const json::Value* r = e.find("resource");
+    const std::string* rt = r != nullptr ? r->find_string("resourceType") : nullptr;
+    if (rt != nullptr && *rt == "Patient") {
+      if (const std::string* id = r->find_string("id")) {
+        return "Patient/" + *id;
+      }
+      if (const std::string* url = e.find_string("fullUrl")) {
+        return *url;
+      }
+    }
+  }
+  return {};
+}
+
+std::string signer_text(const std::string& subject, const std::string& serial_hex) {
+  return subject + ", serial " + serial_hex;
+}
+
+/** The audit facts of a validation report: the document and the first signer. */
+AuditFacts report_facts(const verifier::ValidationReport& report) {
+  AuditFacts f;
+  f.document_identifier = report.document_identifier;
+  f.document_sha256 = report.document_sha256;
+  if (!report.signatures.empty() && report.signatures.front().signer) {
+    const auto& c = *report.signatures.front().signer;
+    f.signer = signer_text(c.subject, c.serial_number);
+  }
+  return f;
 }
 
 HttpAnswer json_answer(int status, const json::Value& v, std::string content_type = "application/json") {
@@ -193,6 +244,7 @@ Service::Service(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Service::~Service() = default;
 
 const ServiceConfig& Service::config() const { return m_impl->config; }
+TimePoint Service::now() const { return m_impl->clock.now(); }
 std::vector<std::string> Service::describe() const { return m_impl->notes; }
 
 HttpAnswer Service::health() const {
@@ -231,6 +283,17 @@ HttpAnswer Service::sign(std::string_view content_type, std::string_view body, s
   if (!bundle) {
     return error_answer(bundle.error());
   }
+  AuditFacts facts;
+  facts.document_identifier = signer::bundle_identifier(*bundle);
+  facts.patient_reference = patient_reference(*bundle);
+  {
+    auto s = certstore::summarize(m_impl->key->certificate());
+    facts.signer = signer_text(s.subject, s.serial_hex);
+  }
+  auto with_facts = [&](HttpAnswer a) {
+    a.audit = facts;
+    return a;
+  };
   opts.signing_time = m_impl->clock.now();
   // The signing-side guard: hanko never produces a signature it would itself reject.
   {
@@ -244,9 +307,9 @@ HttpAnswer Service::sign(std::string_view content_type, std::string_view body, s
       if (check.sub_indication == verifier::SubIndication::try_later) {
         HttpAnswer a = operation_outcome(503, "transient", check.message);
         a.headers.emplace_back("Retry-After", "30");
-        return a;
+        return with_facts(std::move(a));
       }
-      return operation_outcome(422, "business-rule", check.message);
+      return with_facts(operation_outcome(422, "business-rule", check.message));
     }
   }
   auto tsa_error = [&](const Error& e) {
@@ -258,19 +321,21 @@ HttpAnswer Service::sign(std::string_view content_type, std::string_view body, s
   if (xml) {
     auto signed_xml = signer::sign_xml_bundle(body, *m_impl->key, m_impl->tsa.get(), opts);
     if (!signed_xml) {
-      return tsa_error(signed_xml.error());
+      return with_facts(tsa_error(signed_xml.error()));
     }
     HttpAnswer a;
     a.status = 200;
     a.content_type = "application/fhir+xml";
     a.body = std::move(signed_xml->bundle_xml);
-    return a;
+    facts.document_sha256 = signed_xml->document_sha256_hex;
+    return with_facts(std::move(a));
   }
   auto signed_bundle = signer::sign_bundle(std::move(*bundle), *m_impl->key, m_impl->tsa.get(), opts);
   if (!signed_bundle) {
-    return tsa_error(signed_bundle.error());
+    return with_facts(tsa_error(signed_bundle.error()));
   }
-  return json_answer(200, signed_bundle->bundle, "application/fhir+json");
+  facts.document_sha256 = signed_bundle->canonical_sha256_hex;
+  return with_facts(json_answer(200, signed_bundle->bundle, "application/fhir+json"));
 }
 
 HttpAnswer Service::verify(std::string_view content_type, std::string_view body, std::string_view query) {
@@ -296,7 +361,9 @@ HttpAnswer Service::verify(std::string_view content_type, std::string_view body,
     if (!report) {
       return error_answer(report.error());
     }
-    return json_answer(200, verifier::to_json(*report));
+    HttpAnswer a = json_answer(200, verifier::to_json(*report));
+    a.audit = report_facts(*report);
+    return a;
   }
   auto bundle = json::parse(body, {.max_depth = 128, .max_bytes = m_impl->config.max_body_bytes});
   if (!bundle) {
@@ -305,9 +372,14 @@ HttpAnswer Service::verify(std::string_view content_type, std::string_view body,
   verifier::VerifyOptions opts = m_impl->validation->options(at);
   auto report = verifier::verify_bundle(*bundle, opts);
   if (!report) {
-    return error_answer(report.error());
+    HttpAnswer a = error_answer(report.error());
+    a.audit.patient_reference = patient_reference(*bundle);
+    return a;
   }
-  return json_answer(200, verifier::to_json(*report));
+  HttpAnswer a = json_answer(200, verifier::to_json(*report));
+  a.audit = report_facts(*report);
+  a.audit.patient_reference = patient_reference(*bundle);
+  return a;
 }
 
 // --- HTTP --------------------------------------------------------------------
@@ -316,7 +388,8 @@ namespace {
 
 class Handler final : public Poco::Net::HTTPRequestHandler {
  public:
-  Handler(Service& s, std::size_t max_body) : m_service(s), m_max_body(max_body) {}
+  Handler(Service& s, std::size_t max_body, AuditLog* audit, bool audit_healthz)
+      : m_service(s), m_max_body(max_body), m_audit(audit), m_audit_healthz(audit_healthz) {}
 
   void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
     HttpAnswer a;
@@ -325,6 +398,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     } catch (const std::exception& e) {
       a = operation_outcome(500, "exception", std::string("internal error: ") + e.what());
     }
+    audit(req, a);
     const auto status = static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status);
     resp.setStatusAndReason(status, Poco::Net::HTTPResponse::getReasonForStatus(status));
     resp.setContentType(a.content_type);
@@ -364,6 +438,60 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     return operation_outcome(404, "not-found", "no such endpoint: " + path);
   }
 
+  /** The audited operation of a request path. */
+  static std::string operation_of(const std::string& uri) {
+    std::string path;
+    try {
+      path = Poco::URI(uri).getPath();  // as route() sees it
+    } catch (const Poco::Exception&) {
+      return "unknown";
+    }
+    if (path == "/v1/sign") return "sign";
+    if (path == "/v1/verify") return "verify";
+    if (path == "/healthz") return "healthz";
+    return "unknown";
+  }
+
+  /** Appends the audit record of this request; a failure is logged, never thrown. */
+  void audit(Poco::Net::HTTPServerRequest& req, const HttpAnswer& a) noexcept {
+    if (m_audit == nullptr) {
+      return;
+    }
+    try {
+      AuditRecord r;
+      r.operation = operation_of(req.getURI());
+      if (r.operation == "healthz" && !m_audit_healthz) {
+        return;
+      }
+      r.when = m_service.now();
+      r.action = "E";
+      r.http_status = a.status;
+      r.outcome = audit_outcome_for_status(a.status);
+      r.outcome_desc = "HTTP " + std::to_string(a.status) + " " +
+                       Poco::Net::HTTPResponse::getReasonForStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status));
+      if (a.status >= 400) {
+        if (auto v = json::parse(a.body); v) {
+          const json::Value* issues = v->find("issue");
+          if (issues != nullptr && issues->is_array() && !issues->as_array().empty()) {
+            if (const std::string* d = issues->as_array().front().find_string("diagnostics")) {
+              r.outcome_desc += ": " + d->substr(0, 500);
+            }
+          }
+        }
+      }
+      r.source_ip = req.clientAddress().host().toString();
+      r.document_identifier = a.audit.document_identifier;
+      r.document_sha256 = a.audit.document_sha256;
+      r.patient_reference = a.audit.patient_reference;
+      r.signer = a.audit.signer;
+      if (auto done = m_audit->append(r); !done) {
+        std::cerr << "hanko: audit: " << done.error().message << std::endl;
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "hanko: audit: " << e.what() << std::endl;
+    }
+  }
+
   static HttpAnswer method_not_allowed(const char* allow) {
     auto a = operation_outcome(405, "not-supported", std::string("method not allowed; use ") + allow);
     a.headers.emplace_back("Allow", allow);
@@ -401,18 +529,23 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
 
   Service& m_service;
   std::size_t m_max_body;
+  AuditLog* m_audit;
+  bool m_audit_healthz;
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  Factory(Service& s, std::size_t max_body) : m_service(s), m_max_body(max_body) {}
+  Factory(Service& s, std::size_t max_body, AuditLog* audit, bool audit_healthz)
+      : m_service(s), m_max_body(max_body), m_audit(audit), m_audit_healthz(audit_healthz) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(m_service, m_max_body);  // Poco takes ownership
+    return new Handler(m_service, m_max_body, m_audit, m_audit_healthz);  // Poco takes ownership
   }
 
  private:
   Service& m_service;
   std::size_t m_max_body;
+  AuditLog* m_audit;
+  bool m_audit_healthz;
 };
 
 }  // namespace
@@ -422,10 +555,11 @@ struct HttpServer::Impl {
   ServiceConfig config;
   std::unique_ptr<Poco::Net::HTTPServer> server;
   std::uint16_t port = 0;
+  std::unique_ptr<AuditLog> audit;  ///< outlives `server` (reset after it in stop())
 };
 
 HttpServer::HttpServer(Service& service, const ServiceConfig& config)
-    : m_impl(std::make_unique<Impl>(Impl{service, config, nullptr, 0})) {}
+    : m_impl(std::make_unique<Impl>(Impl{service, config, nullptr, 0, nullptr})) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -438,12 +572,25 @@ Result<void> HttpServer::start() {
     socket.bind(addr, true, false);
     socket.listen(64);
     m_impl->port = socket.address().port();
+    // The audit log is opened once the port is ours (a busy port is reported as such).
+    if (!m_impl->audit) {
+      AuditOptions audit;
+      audit.file = m_impl->config.audit_file.empty() ? m_impl->config.data_dir / "audit.jsonl" : m_impl->config.audit_file;
+      audit.source_id = m_impl->config.audit_source_id;
+      audit.fsync = m_impl->config.audit_fsync;
+      auto log = AuditLog::open(audit);
+      if (!log) {
+        return std::unexpected(log.error());
+      }
+      m_impl->audit = std::move(*log);
+    }
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(m_impl->config.max_threads);
     params->setMaxQueued(m_impl->config.max_queued);
     params->setKeepAlive(true);
     m_impl->server = std::make_unique<Poco::Net::HTTPServer>(
-        new Factory(m_impl->service, m_impl->config.max_body_bytes), socket, params);
+        new Factory(m_impl->service, m_impl->config.max_body_bytes, m_impl->audit.get(), m_impl->config.audit_healthz),
+        socket, params);
     m_impl->server->start();
   } catch (const Poco::Exception& e) {
     return fail(Errc::io, "cannot listen on " + m_impl->config.listen_host + ":" +

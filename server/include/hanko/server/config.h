@@ -49,6 +49,10 @@ struct ServiceConfig {
   std::string default_level = "B-T";          ///< signing.level
   std::string canonicalization = "jcs";       ///< signing.canonicalization (jcs | fhir-json)
   std::string signature_type = "1.2.840.10065.1.12.1.1";  ///< signing.signatureType
+  std::filesystem::path audit_file;           ///< audit.file (empty: <data.dir>/audit.jsonl; docs/audit.md)
+  std::string audit_source_id = "hanko";      ///< audit.sourceId: AuditEvent.source.observer
+  bool audit_fsync = true;                    ///< audit.fsync: fsync after every audit record
+  bool audit_healthz = false;                 ///< audit.healthz: also audit GET /healthz
   std::string source;                         ///< where the configuration came from (for the log)
 };
 

@@ -16,12 +16,21 @@
 
 namespace hanko::server {
 
+/** What the audit trail records about the document of a request, when known (docs/audit.md). */
+struct AuditFacts {
+  std::string document_identifier;  ///< Bundle.identifier.value
+  std::string document_sha256;      ///< hex SHA-256 of the canonical #document bytes
+  std::string patient_reference;    ///< Composition.subject.reference, or the Patient entry
+  std::string signer;               ///< signer certificate "subject, serial HEX"
+};
+
 /** An HTTP answer: status, content type, body, extra headers. */
 struct HttpAnswer {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  AuditFacts audit;  ///< not sent; for the audit record
 };
 
 /** A FHIR OperationOutcome with one error issue. */
@@ -43,6 +52,8 @@ class Service {
   HttpAnswer health() const;
 
   const ServiceConfig& config() const;
+  /** The service's clock (the time of audit records). */
+  TimePoint now() const;
   /** Lines describing the setup, for the start-up log (dev mode says so loudly). */
   std::vector<std::string> describe() const;
 
