@@ -31,19 +31,6 @@ constexpr std::array<std::string_view, 18> kTypeDisplays = {
     "Timestamp Signature",
 };
 
-/** The Composition of a document Bundle: the resource of the first entry. */
-const json::Value* composition_of(const json::Value& bundle) {
-  const json::Value* entries = bundle.find("entry");
-  if (entries == nullptr || !entries->is_array() || entries->as_array().empty()) {
-    return nullptr;
-  }
-  const json::Value* res = entries->as_array().front().find("resource");
-  if (res == nullptr || !res->is_object()) {
-    return nullptr;
-  }
-  const std::string* rt = res->find_string("resourceType");
-  return (rt != nullptr && *rt == "Composition") ? res : nullptr;
-}
 
 /**
  * The resourceType a reference in the Bundle points at: the entry whose
@@ -109,6 +96,20 @@ json::Value signer_reference(const json::Value& bundle, const X509* cert) {
 }
 
 }  // namespace
+
+/** The Composition of a document Bundle: the resource of the first entry. */
+const json::Value* composition_of(const json::Value& bundle) {
+  const json::Value* entries = bundle.find("entry");
+  if (entries == nullptr || !entries->is_array() || entries->as_array().empty()) {
+    return nullptr;
+  }
+  const json::Value* res = entries->as_array().front().find("resource");
+  if (res == nullptr || !res->is_object()) {
+    return nullptr;
+  }
+  const std::string* rt = res->find_string("resourceType");
+  return (rt != nullptr && *rt == "Composition") ? res : nullptr;
+}
 
 std::optional<std::string_view> signature_type_display(std::string_view code) {
   constexpr std::string_view prefix = "1.2.840.10065.1.12.1.";

@@ -15,6 +15,7 @@
 #include "hanko/certstore/cert_info.h"
 #include "hanko/common/bytes.h"
 #include "hanko/common/ossl.h"
+#include "hanko/signer/bundle.h"
 #include "hanko/store/database.h"
 
 namespace hanko::verifier {
@@ -44,19 +45,7 @@ bool under_arc(const std::string& oid, std::string_view arc) { return oid.starts
 
 // ---- document type --------------------------------------------------------------
 
-/** The Composition: the resource of the first entry (bdl-11), or nullptr. */
-const json::Value* composition_of(const json::Value& bundle) {
-  const json::Value* entries = bundle.find("entry");
-  if (entries == nullptr || !entries->is_array() || entries->as_array().empty()) {
-    return nullptr;
-  }
-  const json::Value* res = entries->as_array().front().find("resource");
-  if (res == nullptr || !res->is_object()) {
-    return nullptr;
-  }
-  const std::string* rt = res->find_string("resourceType");
-  return (rt != nullptr && *rt == "Composition") ? res : nullptr;
-}
+using signer::composition_of;
 
 /** The codings of Composition.type that have a string code, in order. */
 std::vector<DocumentType> type_codings(const json::Value& bundle) {

@@ -38,6 +38,9 @@ struct SignOptions {
 /** Parses a FHIR JSON Bundle of type document (Errc::invalid_argument, Errc::not_a_document). */
 Result<json::Value> parse_document_bundle(std::string_view text, std::size_t max_bytes = 64u << 20);
 
+/** The Composition of a document Bundle: the resource of the first entry (bdl-11), or nullptr. */
+const json::Value* composition_of(const json::Value& bundle);
+
 /** Checks that a parsed resource is a Bundle of type document. */
 Result<void> check_document_bundle(const json::Value& bundle);
 
