@@ -7,6 +7,9 @@ PKGS=(
   libssl-dev libcurl4-openssl-dev libpoco-dev libpq-dev libpugixml-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libxml2-utils xmlsec1
+  softhsm2 libp11-kit-dev opensc
+  postgresql postgresql-client
+  openssl
   python3 python3-jwcrypto
   curl ca-certificates
 )

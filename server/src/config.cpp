@@ -34,13 +34,30 @@ const std::set<std::string>& known_keys() {
       "revocation.fetch", "revocation.crlFiles", "revocation.ocspNonce", "revocation.clockSkewSeconds",
       "http.connectTimeoutMs", "http.timeoutMs", "http.maxResponseBytes", "http.proxy",
       "audit.file",       "audit.sourceId",      "audit.fsync",       "audit.healthz",
+      "audit.anchorIntervalSeconds", "tls.cert", "tls.key", "tls.clientCa", "tls.clientAuth", "tls.ciphers",
+      "server.allowInsecure", "server.requestTimeoutMs", "server.shutdownGraceMs", "metrics.protected",
   };
   return keys;
 }
 
-/** policy.* and crypto.* keys are checked by verifier::qualification_policy_from / crypto_constraints_from. */
+/**
+ * Keys under these prefixes are collected into maps and checked by the module
+ * that owns them: policy.* and crypto.* by verifier/policy.h, auth.* and
+ * clients.* by server/src/auth.h, signers.* by the key sources, tsa.source.*
+ * by the TSA pool.
+ */
+constexpr const char* kPrefixes[] = {"policy.", "crypto.", "auth.", "clients.", "signers.", "tsa.source."};
+
 bool is_known_key(const std::string& k) {
-  return known_keys().contains(k) || k.starts_with("policy.") || k.starts_with("crypto.");
+  if (known_keys().contains(k) || k == "tsa.sources") {
+    return true;
+  }
+  for (const char* p : kPrefixes) {
+    if (k.starts_with(p)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Result<bool> to_bool(const Poco::Util::AbstractConfiguration& c, const std::string& key, bool fallback,
@@ -229,6 +246,9 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
         {"http.connectTimeoutMs", 100, 600000, [&](long long v) { c.http_connect_timeout_ms = static_cast<int>(v); }},
         {"http.timeoutMs", 100, 600000, [&](long long v) { c.http_timeout_ms = static_cast<int>(v); }},
         {"http.maxResponseBytes", 1024, 1LL << 30, [&](long long v) { c.http_max_response_bytes = static_cast<std::size_t>(v); }},
+        {"server.requestTimeoutMs", 100, 3600000, [&](long long v) { c.request_timeout_ms = static_cast<int>(v); }},
+        {"server.shutdownGraceMs", 0, 3600000, [&](long long v) { c.shutdown_grace_ms = static_cast<int>(v); }},
+        {"audit.anchorIntervalSeconds", 0, 31LL * 86400, [&](long long v) { c.audit_anchor_interval_seconds = static_cast<int>(v); }},
     };
     for (const auto& ik : ints) {
       if (layered->has(ik.key)) {
@@ -245,18 +265,46 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
                                               ": must not be empty");
     }
     for (const auto& [key, field] : std::initializer_list<std::pair<const char*, bool*>>{
-             {"audit.fsync", &c.audit_fsync}, {"audit.healthz", &c.audit_healthz}}) {
+             {"audit.fsync", &c.audit_fsync}, {"audit.healthz", &c.audit_healthz},
+             {"server.allowInsecure", &c.allow_insecure_listen}, {"metrics.protected", &c.metrics_protected}}) {
       auto b = to_bool(*layered, key, *field, origin(key));
       if (!b) return std::unexpected(b.error());
       *field = *b;
     }
-    for (const char* prefix : {"policy", "crypto"}) {
+    const std::pair<const char*, std::map<std::string, std::string>*> maps[] = {
+        {"policy", &c.policy_keys}, {"crypto", &c.crypto_keys},   {"auth", &c.auth_keys},
+        {"clients", &c.auth_keys},  {"signers", &c.signer_keys}, {"tsa.source", &c.tsa_pool_keys}};
+    for (const auto& [prefix, map] : maps) {
       std::vector<std::string> keys;
       collect_keys(*layered, prefix, keys);
       for (const auto& k : keys) {
         if (k == prefix) continue;  // the prefix itself when no such keys exist
-        (std::string(prefix) == "policy" ? c.policy_keys : c.crypto_keys)[k] = layered->getString(k);
+        (*map)[k] = layered->getString(k);
       }
+    }
+    if (layered->has("tsa.sources")) {
+      c.tsa_pool_keys["tsa.sources"] = layered->getString("tsa.sources");
+    }
+    c.tls_cert = layered->getString("tls.cert", "");
+    c.tls_key = layered->getString("tls.key", "");
+    c.tls_client_ca = layered->getString("tls.clientCa", "");
+    c.tls_client_auth = layered->getString("tls.clientAuth", c.tls_client_auth);
+    c.tls_ciphers = layered->getString("tls.ciphers", c.tls_ciphers);
+    if (c.tls_client_auth != "none" && c.tls_client_auth != "optional" && c.tls_client_auth != "required") {
+      return fail(Errc::invalid_argument, "configuration key tls.clientAuth in " + origin("tls.clientAuth") + ": '" +
+                                              c.tls_client_auth + "' is not none, optional or required");
+    }
+    if (c.tls_cert.empty() != c.tls_key.empty()) {
+      return fail(Errc::invalid_argument, std::string("configuration key ") + (c.tls_cert.empty() ? "tls.cert" : "tls.key") +
+                                              " in " + where + ": tls.cert and tls.key go together");
+    }
+    if (c.tls_client_auth != "none" && c.tls_client_ca.empty()) {
+      return fail(Errc::invalid_argument, "configuration key tls.clientCa in " + where +
+                                              ": required when tls.clientAuth is " + c.tls_client_auth);
+    }
+    if (c.tls_client_auth != "none" && c.tls_cert.empty()) {
+      return fail(Errc::invalid_argument, "configuration key tls.clientAuth in " + origin("tls.clientAuth") +
+                                              ": client certificates need TLS (tls.cert and tls.key)");
     }
     if (auto p = verifier::qualification_policy_from(c.policy_keys); !p) {
       return fail(Errc::invalid_argument, p.error().message + " (" + where + ")");

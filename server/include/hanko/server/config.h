@@ -53,6 +53,23 @@ struct ServiceConfig {
   std::string audit_source_id = "hanko";      ///< audit.sourceId: AuditEvent.source.observer
   bool audit_fsync = true;                    ///< audit.fsync: fsync after every audit record
   bool audit_healthz = false;                 ///< audit.healthz: also audit GET /healthz
+  // TLS (docs/configuration.md): with tls.cert set the service speaks HTTPS only.
+  std::string tls_cert;                       ///< tls.cert: server certificate (PEM, chain after it)
+  std::string tls_key;                        ///< tls.key: server private key (PEM)
+  std::string tls_client_ca;                  ///< tls.clientCa: CA file (PEM) for client certificates
+  std::string tls_client_auth = "none";       ///< tls.clientAuth: none | optional | required
+  std::string tls_ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";  ///< tls.ciphers (TLS 1.2 suites; TLS 1.3 uses OpenSSL's defaults)
+  bool allow_insecure_listen = false;         ///< server.allowInsecure: plain HTTP on a non-loopback address
+  int request_timeout_ms = 60000;             ///< server.requestTimeoutMs: socket receive/send timeout per request
+  int shutdown_grace_ms = 30000;              ///< server.shutdownGraceMs: time requests in flight get on SIGTERM
+  bool metrics_protected = false;             ///< metrics.protected: /metrics needs the admin scope
+  int audit_anchor_interval_seconds = 3600;   ///< audit.anchorIntervalSeconds: RFC 3161 anchor of the chain head (0 = off)
+  /// auth.* and clients.* keys, parsed by the authentication module (server/src/auth.h).
+  std::map<std::string, std::string> auth_keys;
+  /// signers.* keys: named server-side signers (certstore key sources).
+  std::map<std::string, std::string> signer_keys;
+  /// tsa.sources and tsa.source.* keys: the ordered TSA pool (tsa_client).
+  std::map<std::string, std::string> tsa_pool_keys;
   std::string source;                         ///< where the configuration came from (for the log)
 };
 
