@@ -33,6 +33,9 @@ std::string_view errc_name(Errc code) {
     case Errc::network: return "network";
     case Errc::remote_rejected: return "remote_rejected";
     case Errc::policy: return "policy";
+    case Errc::not_found: return "not_found";
+    case Errc::conflict: return "conflict";
+    case Errc::expired: return "expired";
     case Errc::internal: return "internal";
   }
   return "internal";

@@ -25,6 +25,9 @@ HttpAnswer error_answer(const Error& e) {
     case Errc::already_signed: return operation_outcome(409, "conflict", e.message);
     case Errc::too_large: return operation_outcome(413, "too-costly", e.message);
     case Errc::policy: return operation_outcome(422, "business-rule", e.message);
+    case Errc::not_found: return operation_outcome(404, "not-found", e.message);
+    case Errc::conflict: return operation_outcome(409, "conflict", e.message);
+    case Errc::expired: return operation_outcome(410, "expired", e.message);
     case Errc::network: {
       auto a = operation_outcome(503, "transient", e.message);
       a.headers.emplace_back("Retry-After", "30");

@@ -24,6 +24,9 @@ enum class Errc {
   network,            ///< a remote service could not be reached (HTTP 502/503)
   remote_rejected,    ///< a remote service answered with a refusal (HTTP 502)
   policy,             ///< a signing-side policy refused the request (HTTP 422)
+  not_found,          ///< the named thing does not exist, e.g. an unknown signing session (HTTP 404)
+  conflict,           ///< the named thing is in the wrong state, e.g. a signing session already used (HTTP 409)
+  expired,            ///< the named thing existed but its time is over, e.g. an expired signing session (HTTP 410)
   internal,           ///< a bug: an invariant did not hold
 };
 
