@@ -171,6 +171,31 @@ TEST(Postgres, MigrationsWaitForTheAdvisoryLock) {
   EXPECT_EQ(tables, 5);
 }
 
+TEST(Postgres, ABrokenConnectionIsNotLentAgain) {
+  HANKO_POSTGRES_OR_SKIP(pg, "broken");
+  OpenOptions one;
+  one.max_connections = 1;
+  auto db = Database::open(pg.url, one);
+  ASSERT_TRUE(db) << db.error().message;
+  ASSERT_TRUE((*db)->put_setting("a", "1"));
+  // The server ends the pooled connection (a restart, an administrator); the
+  // second argument makes pg_terminate_backend wait until it is gone.
+  auto admin = admin_session(pg);
+  std::vector<int> pids;
+  admin << "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'hanko'",
+      into(pids), now;
+  ASSERT_EQ(pids.size(), 1u);
+  int ended = 0;
+  admin << "SELECT CASE WHEN pg_terminate_backend($1, 60000) THEN 1 ELSE 0 END", use(pids[0]), into(ended), now;
+  ASSERT_EQ(ended, 1);
+  auto lost = (*db)->get_setting("a");
+  ASSERT_FALSE(lost);  // the call that finds the connection gone fails (it is not retried: it may have written)
+  EXPECT_EQ(lost.error().code, Errc::io);
+  auto again = (*db)->get_setting("a");
+  ASSERT_TRUE(again) << again.error().message;  // on a new connection
+  EXPECT_EQ(again->value_or(""), "1");
+}
+
 // The claim/lease pattern of docs/storage.md, on a table of the test's own.
 class ClaimTest : public BackendTest {
  protected:
