@@ -294,7 +294,10 @@ struct RevocationChecker::Impl {
   std::vector<std::string> load_errors;
 
   Impl(const HttpClient& h, const TrustStore& trust, store::Database* db, RevocationOptions o)
-      : http(h), crl_http(with_limit(h.options(), o.max_crl_bytes)), cache(db), opts(std::move(o)) {
+      : http(with_limit(h.options(), h.options().max_response_bytes, "ocsp")),
+        crl_http(with_limit(h.options(), o.max_crl_bytes, "crl")),
+        cache(db),
+        opts(std::move(o)) {
     ocsp_store.reset(X509_STORE_new());
     for (const auto& a : trust.anchors()) {
       ocsp_anchors.push_back(ossl::up_ref(a.get()));
@@ -308,8 +311,9 @@ struct RevocationChecker::Impl {
     }
   }
 
-  static HttpClient with_limit(HttpOptions o, std::size_t limit) {
+  static HttpClient with_limit(HttpOptions o, std::size_t limit, const char* purpose) {
     o.max_response_bytes = limit;
+    o.purpose = purpose;  // the label of HttpOptions::observer events
     return HttpClient(std::move(o));
   }
 
