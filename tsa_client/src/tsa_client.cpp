@@ -6,6 +6,7 @@
 #include "der_util.h"
 #include "hanko/tsa_client/timestamp_source.h"
 #include "token_internal.h"
+#include "tsa_exchange.h"
 
 namespace hanko::tsa {
 namespace {
@@ -86,17 +87,7 @@ std::string status_name(long s) {
   }
 }
 
-/** Untrusted text from the TSA, made printable and short. */
-std::string sanitize(std::string_view s, std::size_t max = 200) {
-  std::string out;
-  for (char c : s.substr(0, max)) {
-    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
-  }
-  if (s.size() > max) {
-    out += "...";
-  }
-  return out;
-}
+using detail::sanitize;
 
 std::string describe_status(TS_STATUS_INFO* si) {
   long status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si));
@@ -156,7 +147,9 @@ std::optional<ByteView> token_bytes(ByteView resp_der) {
   return token->whole;
 }
 
-Result<Bytes> check_response(ByteView resp_der, const Expected& expected) {
+Result<Bytes> check_response(ByteView resp_der, const Expected& expected, TsaFailure& failure) {
+  // Until the token parsed, a defect is a malformed answer; from there on, a bad token.
+  failure = TsaFailure::malformed;
   auto reject = [](std::string m) { return fail(Errc::remote_rejected, std::move(m)); };
   auto resp = detail::d2i_full<TS_RESP, d2i_TS_RESP, TS_RESP_free>(resp_der);
   if (!resp) {
@@ -166,6 +159,7 @@ Result<Bytes> check_response(ByteView resp_der, const Expected& expected) {
   long status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si));
   // RFC 3161 2.4.2: "When the status contains the value zero or one, a TimeStampToken MUST be present."
   if (status != TS_STATUS_GRANTED && status != TS_STATUS_GRANTED_WITH_MODS) {
+    failure = TsaFailure::rejected;
     return reject("TSA refused the request: " + describe_status(si));
   }
   if (TS_RESP_get_token(resp.get()) == nullptr) {
@@ -179,6 +173,7 @@ Result<Bytes> check_response(ByteView resp_der, const Expected& expected) {
   if (!parsed) {
     return reject("TSA token: " + parsed.error().message);
   }
+  failure = TsaFailure::bad_token;
   detail::ParsedToken& t = *parsed;
   // RFC 3161 2.4.2: nonce "MUST be present if the similar field was present in the
   // TimeStampReq. In that case it MUST have the same value."
@@ -189,7 +184,11 @@ Result<Bytes> check_response(ByteView resp_der, const Expected& expected) {
   if (ASN1_INTEGER_cmp(nonce, expected.nonce.get()) != 0) {
     return reject("TSA token nonce does not match the request's nonce (replayed or misrouted answer)");
   }
-  if (t.info.imprint_alg != expected.alg || !ct_equal(t.info.imprint, expected.imprint)) {
+  if (t.info.imprint_alg != expected.alg) {
+    return reject("TSA token messageImprint algorithm " + std::string(digest_name(t.info.imprint_alg)) +
+                  " is not the requested " + std::string(digest_name(expected.alg)));
+  }
+  if (!ct_equal(t.info.imprint, expected.imprint)) {
     return reject("TSA token messageImprint does not match the request");
   }
   // RFC 3161 2.4.2: policy "MUST have the same value as the similar field in TimeStampReq" if present.
@@ -205,6 +204,7 @@ Result<Bytes> check_response(ByteView resp_der, const Expected& expected) {
   if (auto r = detail::check_signing_cert(t); !r) {
     return reject(r.error().message);
   }
+  failure = TsaFailure::none;
   return Bytes(bytes->begin(), bytes->end());
 }
 
@@ -225,47 +225,102 @@ std::string media_type(std::string_view content_type) {
 
 }  // namespace
 
-Result<Bytes> request_timestamp(const TsaTransport& transport, ByteView data, DigestAlg alg,
-                                const std::optional<std::string>& policy_oid) {
+namespace detail {
+
+std::string sanitize(std::string_view s, std::size_t max) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c);
+  }
+  if (s.size() > max) {
+    out += "...";
+  }
+  return out;
+}
+
+Result<Bytes> exchange(const TsaTransport& transport, ByteView data, DigestAlg alg,
+                       const std::optional<std::string>& policy_oid, TsaFailure& failure) {
+  failure = TsaFailure::none;
   if (!transport) {
+    failure = TsaFailure::config;
     return fail(Errc::internal, "no TSA transport");
   }
   auto req = build_request(data, alg, policy_oid);
   if (!req) {
+    failure = TsaFailure::config;
     return std::unexpected(req.error());
   }
   auto resp = transport(req->der);
   if (!resp) {
+    if (failure == TsaFailure::none) {
+      switch (resp.error().code) {
+        case Errc::network:
+          failure = is_timeout(resp.error()) ? TsaFailure::timeout : TsaFailure::unreachable;
+          break;
+        case Errc::invalid_argument:
+        case Errc::internal:
+        case Errc::io:
+          failure = TsaFailure::config;
+          break;
+        default:
+          failure = TsaFailure::malformed;
+          break;
+      }
+    }
     return std::unexpected(resp.error());
   }
-  auto token = check_response(*resp, req->expected);
+  auto token = check_response(*resp, req->expected, failure);
   clear_openssl_errors();
   return token;
 }
 
-HttpTsaClient::HttpTsaClient(std::string url, HttpOptions options, std::optional<std::string> policy_oid)
-    : m_url(std::move(url)), m_http(std::move(options)), m_policy(std::move(policy_oid)) {}
-
-Result<Bytes> HttpTsaClient::timestamp(ByteView data, DigestAlg alg) {
-  auto transport = [this](ByteView req) -> Result<Bytes> {
+TsaTransport http_transport(const HttpClient& http, const std::string& url, TsaFailure& failure) {
+  return [&http, &url, &failure](ByteView req) -> Result<Bytes> {
     // RFC 3161 3.4: "the Content-Type ... application/timestamp-query ... application/timestamp-reply".
-    auto r = m_http.post(m_url, kQueryType, to_string(req));
+    auto r = http.post(url, kQueryType, to_string(req));
     if (!r) {
       if (r.error().code == Errc::too_large) {
+        failure = TsaFailure::malformed;
         return fail(Errc::remote_rejected, "TSA " + r.error().message);
       }
       return std::unexpected(r.error());
     }
     if (r->status != 200) {
-      return fail(Errc::remote_rejected, "TSA " + m_url + " answered HTTP " + std::to_string(r->status));
+      failure = TsaFailure::http_status;
+      return fail(Errc::remote_rejected, "TSA " + redact_url(url) + " answered HTTP " + std::to_string(r->status));
     }
     if (media_type(r->content_type) != kReplyType) {
-      return fail(Errc::remote_rejected, "TSA " + m_url + " answered Content-Type '" + sanitize(r->content_type, 80) +
-                                             "', not " + std::string(kReplyType));
+      failure = TsaFailure::malformed;
+      return fail(Errc::remote_rejected, "TSA " + redact_url(url) + " answered Content-Type '" +
+                                             sanitize(r->content_type, 80) + "', not " + std::string(kReplyType));
     }
     return to_bytes(r->body);
   };
-  auto token = request_timestamp(transport, data, alg, m_policy);
+}
+
+}  // namespace detail
+
+Result<Bytes> request_timestamp(const TsaTransport& transport, ByteView data, DigestAlg alg,
+                                const std::optional<std::string>& policy_oid) {
+  TsaFailure failure = TsaFailure::none;
+  return detail::exchange(transport, data, alg, policy_oid, failure);
+}
+
+namespace {
+HttpOptions tsa_purpose(HttpOptions o) {
+  if (o.purpose.empty()) {
+    o.purpose = "tsa";
+  }
+  return o;
+}
+}  // namespace
+
+HttpTsaClient::HttpTsaClient(std::string url, HttpOptions options, std::optional<std::string> policy_oid)
+    : m_url(std::move(url)), m_http(tsa_purpose(std::move(options))), m_policy(std::move(policy_oid)) {}
+
+Result<Bytes> HttpTsaClient::timestamp(ByteView data, DigestAlg alg) {
+  TsaFailure failure = TsaFailure::none;
+  auto token = detail::exchange(detail::http_transport(m_http, m_url, failure), data, alg, m_policy, failure);
   if (!token && token.error().code == Errc::remote_rejected && token.error().message.find(m_url) == std::string::npos) {
     return fail(Errc::remote_rejected, token.error().message + " [" + m_url + "]");
   }

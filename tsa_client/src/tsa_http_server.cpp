@@ -1,18 +1,29 @@
 #include "hanko/tsa_client/tsa_http_server.h"
 
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPBasicCredentials.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/ThreadPool.h>
 
+#include <openssl/ts.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <mutex>
+
+#include "der_util.h"
+#include "hanko/common/digest.h"
 
 namespace hanko::tsa {
 namespace {
@@ -37,10 +48,47 @@ std::string media_type(const std::string& content_type) {
   return t;
 }
 
+/** What the handlers share with the server object. */
+struct State {
+  DevTsa& tsa;
+  TsaHttpServerOptions options;
+  std::mutex mu;
+  std::condition_variable cv;
+  TsaFault fault = TsaFault::none;  ///< guarded by mu
+  bool latch_open = true;           ///< guarded by mu
+  std::size_t held = 0;             ///< guarded by mu
+  std::atomic<std::size_t> requests{0};
+
+  State(DevTsa& t, TsaHttpServerOptions o) : tsa(t), options(std::move(o)) {}
+
+  /** The fault for this request; waits on the latch for TsaFault::hold. */
+  TsaFault take_fault() {
+    std::unique_lock lock(mu);
+    const TsaFault f = fault;
+    if (f == TsaFault::hold) {
+      ++held;
+      cv.wait(lock, [this] { return latch_open; });
+      --held;
+    }
+    return f;
+  }
+};
+
+/** A TimeStampResp with status rejection and failInfo systemFailure (DER by hand, as DevTsa does). */
+Bytes injected_rejection() {
+  const Bytes status = der::small_integer(TS_STATUS_REJECTION);
+  const Bytes text = der::tlv(0x30, der::tlv(0x0c, as_bytes("fault injected")));
+  const Bytes fail_info = der::single_bit(TS_INFO_SYSTEM_FAILURE);
+  return der::tlv(0x30, der::tlv(0x30, der::concat({status, text, fail_info})));
+}
+
+/** Constant time, whatever the lengths: compare the digests. */
+bool same_secret(std::string_view a, std::string_view b) { return ct_equal(sha256(a), sha256(b)); }
+
 /** RFC 3161 3.4: one TimeStampReq per POST, the answer in the HTTP response. */
 class TsaHandler final : public Poco::Net::HTTPRequestHandler {
  public:
-  explicit TsaHandler(DevTsa& tsa) : m_tsa(tsa) {}
+  explicit TsaHandler(State& state) : m_state(state) {}
 
   void handleRequest(HTTPServerRequest& req, HTTPServerResponse& resp) override {
     try {
@@ -54,7 +102,33 @@ class TsaHandler final : public Poco::Net::HTTPRequestHandler {
   }
 
  private:
+  bool authorized(const HTTPServerRequest& req) const {
+    const auto& o = m_state.options;
+    if (o.basic_user.empty()) {
+      return true;
+    }
+    if (!req.hasCredentials()) {
+      return false;
+    }
+    try {
+      Poco::Net::HTTPBasicCredentials creds(req);
+      // Both compared, always: no early exit on the user name.
+      const bool user_ok = same_secret(creds.getUsername(), o.basic_user);
+      const bool password_ok = same_secret(creds.getPassword(), o.basic_password);
+      return user_ok && password_ok;
+    } catch (const Poco::Exception&) {
+      return false;  // another scheme, or bad base64
+    }
+  }
+
   void handle(HTTPServerRequest& req, HTTPServerResponse& resp) {
+    m_state.requests.fetch_add(1);
+    if (!authorized(req)) {
+      resp.set("WWW-Authenticate", "Basic realm=\"hanko development TSA\", charset=\"UTF-8\"");
+      resp.setKeepAlive(false);
+      send_text(resp, HTTPResponse::HTTP_UNAUTHORIZED, "credentials required\n");
+      return;
+    }
     if (req.getMethod() != Poco::Net::HTTPRequest::HTTP_POST) {
       resp.set("Allow", "POST");
       resp.setKeepAlive(false);
@@ -88,31 +162,86 @@ class TsaHandler final : public Poco::Net::HTTPRequestHandler {
       }
       body.append(buf, n);
     }
-    const Bytes answer = m_tsa.respond(as_bytes(body));
+    Bytes answer;
+    switch (m_state.take_fault()) {
+      case TsaFault::http_500:
+        resp.setKeepAlive(false);
+        send_text(resp, HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "fault injected\n");
+        return;
+      case TsaFault::garbage:
+        answer = to_bytes("this is not a DER TimeStampResp");
+        break;
+      case TsaFault::rejection:
+        answer = injected_rejection();
+        break;
+      case TsaFault::none:
+      case TsaFault::hold:
+        answer = m_state.tsa.respond(as_bytes(body));
+        break;
+    }
     resp.setStatus(HTTPResponse::HTTP_OK);
     resp.setContentType("application/timestamp-reply");
     resp.setContentLength(static_cast<std::streamsize>(answer.size()));
     resp.sendBuffer(answer.data(), answer.size());
   }
 
-  DevTsa& m_tsa;
+  State& m_state;
 };
 
 class TsaHandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  explicit TsaHandlerFactory(DevTsa& tsa) : m_tsa(tsa) {}
+  explicit TsaHandlerFactory(State& state) : m_state(state) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new TsaHandler(m_tsa);  // Poco takes ownership
+    return new TsaHandler(m_state);  // Poco takes ownership
   }
 
  private:
-  DevTsa& m_tsa;
+  State& m_state;
 };
+
+/** Poco::Net::initializeSSL / uninitializeSSL (reference counted by Poco) for a TLS server's lifetime. */
+struct SslInit {
+  bool active = false;
+  explicit SslInit(bool on) : active(on) {
+    if (active) {
+      Poco::Net::initializeSSL();
+    }
+  }
+  ~SslInit() {
+    if (active) {
+      Poco::Net::uninitializeSSL();
+    }
+  }
+  SslInit(const SslInit&) = delete;
+  SslInit& operator=(const SslInit&) = delete;
+};
+
+Poco::Net::ServerSocket make_socket(const TsaHttpServerOptions& o) {
+  if (o.tls_cert.empty()) {
+    return Poco::Net::ServerSocket();
+  }
+  Poco::Net::Context::Params p;
+  p.certificateFile = o.tls_cert;
+  p.privateKeyFile = o.tls_key;
+  p.caLocation = o.tls_client_ca;
+  p.loadDefaultCAs = false;
+  p.verificationMode =
+      o.tls_client_ca.empty() ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_STRICT;
+  Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, p);
+  ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+  // Poco's "extended" check would match the client certificate's names against the client's
+  // address; a client certificate names a party, not a host: chain validation is the check.
+  ctx->enableExtendedCertificateVerification(false);
+  return Poco::Net::SecureServerSocket(ctx);
+}
 
 }  // namespace
 
 struct TsaHttpServer::Impl {
+  SslInit ssl;  // first: torn down last
+  State state;
   std::string host;
+  bool tls = false;
   Poco::Net::ServerSocket socket;
   Poco::ThreadPool pool{1, 8};
   std::unique_ptr<Poco::Net::HTTPServer> server;
@@ -121,7 +250,12 @@ struct TsaHttpServer::Impl {
   bool stopped = false;
   std::uint16_t bound_port = 0;
 
-  Impl(DevTsa& tsa, std::string h, std::uint16_t port) : host(std::move(h)) {
+  Impl(DevTsa& tsa, std::string h, std::uint16_t port, TsaHttpServerOptions o)
+      : ssl(!o.tls_cert.empty()),
+        state(tsa, std::move(o)),
+        host(std::move(h)),
+        tls(!state.options.tls_cert.empty()),
+        socket(make_socket(state.options)) {
     // SO_REUSEADDR but not SO_REUSEPORT (Poco's two-argument constructor sets both): a busy port is an error.
     socket.bind(Poco::Net::SocketAddress(host, port), true, false);
     socket.listen(64);
@@ -131,12 +265,20 @@ struct TsaHttpServer::Impl {
     params->setMaxQueued(64);
     params->setTimeout(Poco::Timespan(10, 0));
     params->setKeepAlive(false);  // one request per connection: stop() never waits on idle keep-alives
-    server = std::make_unique<Poco::Net::HTTPServer>(new TsaHandlerFactory(tsa), pool, socket, params);
+    server = std::make_unique<Poco::Net::HTTPServer>(new TsaHandlerFactory(state), pool, socket, params);
+  }
+
+  void open_latch() {
+    {
+      std::lock_guard lock(state.mu);
+      state.latch_open = true;
+    }
+    state.cv.notify_all();
   }
 };
 
-TsaHttpServer::TsaHttpServer(DevTsa& tsa, std::string host, std::uint16_t port)
-    : m_impl(std::make_unique<Impl>(tsa, std::move(host), port)) {}
+TsaHttpServer::TsaHttpServer(DevTsa& tsa, std::string host, std::uint16_t port, TsaHttpServerOptions options)
+    : m_impl(std::make_unique<Impl>(tsa, std::move(host), port, std::move(options))) {}
 
 TsaHttpServer::~TsaHttpServer() {
   try {
@@ -161,6 +303,7 @@ void TsaHttpServer::stop() {
     return;
   }
   m_impl->stopped = true;
+  m_impl->open_latch();  // a held request must not keep stop() waiting
   if (m_impl->started) {
     m_impl->server->stopAll(false);
     m_impl->pool.joinAll();
@@ -177,7 +320,24 @@ std::string TsaHttpServer::url() const {
   } else if (h.find(':') != std::string::npos && h.front() != '[') {
     h = "[" + h + "]";
   }
-  return "http://" + h + ":" + std::to_string(port()) + "/";
+  return (m_impl->tls ? "https://" : "http://") + h + ":" + std::to_string(port()) + "/";
+}
+
+void TsaHttpServer::set_fault(TsaFault fault) {
+  std::lock_guard lock(m_impl->state.mu);
+  m_impl->state.fault = fault;
+  if (fault == TsaFault::hold) {
+    m_impl->state.latch_open = false;
+  }
+}
+
+void TsaHttpServer::release_held() { m_impl->open_latch(); }
+
+std::size_t TsaHttpServer::request_count() const { return m_impl->state.requests.load(); }
+
+std::size_t TsaHttpServer::held_count() const {
+  std::lock_guard lock(m_impl->state.mu);
+  return m_impl->state.held;
 }
 
 }  // namespace hanko::tsa

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <thread>
 
 #include "hanko/common/http_client.h"
 #include "hanko/tsa_client/token.h"
@@ -139,6 +140,110 @@ TEST(TsaHttpClient, NonTsaAnswersAreRemoteRejected) {
   ASSERT_FALSE(t);
   EXPECT_EQ(t.error().code, Errc::remote_rejected);
   EXPECT_NE(t.error().message.find("text/html"), std::string::npos) << t.error().message;
+}
+
+
+TEST(TsaHttpServerAuth, BasicAuthRequiredWhenConfigured) {
+  DevTsaFixture fx;
+  TsaHttpServerOptions o;
+  o.basic_user = "clinic";
+  o.basic_password = "pw-Secret";
+  TsaHttpServer server(*fx.tsa, "127.0.0.1", 0, o);
+  server.start();
+  const std::string req = to_string(make_request(as_bytes(kData), DigestAlg::sha256, 7, true));
+
+  auto none = HttpClient().post(server.url(), kQuery, req);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(none->status, 401);
+
+  HttpOptions wrong;
+  wrong.user = "clinic";
+  wrong.password = "pw-secret";
+  auto w = HttpClient(wrong).post(server.url(), kQuery, req);
+  ASSERT_TRUE(w) << w.error().message;
+  EXPECT_EQ(w->status, 401);
+
+  HttpOptions other_user = wrong;
+  other_user.user = "clinik";
+  other_user.password = "pw-Secret";
+  auto u = HttpClient(other_user).post(server.url(), kQuery, req);
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_EQ(u->status, 401);
+
+  HttpOptions right = wrong;
+  right.password = "pw-Secret";
+  auto r = HttpClient(right).post(server.url(), kQuery, req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(response_status(as_bytes(r->body)), 0);
+  EXPECT_EQ(server.request_count(), 4u);
+
+  // Through HttpTsaClient: a 401 is a refusal, with the status in the message.
+  auto t = HttpTsaClient(server.url()).timestamp(as_bytes(kData));
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, Errc::remote_rejected);
+  EXPECT_NE(t.error().message.find("401"), std::string::npos) << t.error().message;
+  EXPECT_TRUE(HttpTsaClient(server.url(), right).timestamp(as_bytes(kData)));
+}
+
+TEST_F(TsaHttpServerTest, InjectedFaults) {
+  const std::string req = to_string(make_request(as_bytes(kData), DigestAlg::sha256, 7, true));
+  server.set_fault(TsaFault::http_500);
+  auto five = HttpClient().post(server.url(), kQuery, req);
+  ASSERT_TRUE(five);
+  EXPECT_EQ(five->status, 500);
+
+  server.set_fault(TsaFault::garbage);
+  auto garbage = HttpClient().post(server.url(), kQuery, req);
+  ASSERT_TRUE(garbage);
+  EXPECT_EQ(garbage->status, 200);
+  EXPECT_EQ(garbage->content_type, "application/timestamp-reply");
+  EXPECT_EQ(response_status(as_bytes(garbage->body)), -1);
+
+  server.set_fault(TsaFault::rejection);
+  auto rej = HttpClient().post(server.url(), kQuery, req);
+  ASSERT_TRUE(rej);
+  EXPECT_EQ(response_status(as_bytes(rej->body)), 2);
+  EXPECT_TRUE(response_fail_bit(as_bytes(rej->body), TS_INFO_SYSTEM_FAILURE));
+
+  server.set_fault(TsaFault::none);
+  auto ok = HttpClient().post(server.url(), kQuery, req);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(response_status(as_bytes(ok->body)), 0);
+  EXPECT_EQ(server.request_count(), 4u);
+}
+
+TEST_F(TsaHttpServerTest, HeldRequestTimesOutTheClientAndGoesOnWhenReleased) {
+  server.set_fault(TsaFault::hold);
+  HttpOptions quick;
+  quick.total_timeout = std::chrono::milliseconds(300);
+  auto timed_out = HttpTsaClient(server.url(), quick).timestamp(as_bytes(kData));
+  ASSERT_FALSE(timed_out);
+  EXPECT_TRUE(is_timeout(timed_out.error())) << timed_out.error().message;
+
+  // A patient client waits on the latch until it is opened.
+  Result<Bytes> patient = fail(Errc::internal, "not run");
+  std::thread t([&] { patient = HttpTsaClient(server.url()).timestamp(as_bytes(kData)); });
+  while (server.held_count() < 2) {  // the timed-out request and the patient one
+    std::this_thread::yield();
+  }
+  server.release_held();
+  t.join();
+  ASSERT_TRUE(patient) << patient.error().message;
+  EXPECT_EQ(server.held_count(), 0u);
+  EXPECT_EQ(server.request_count(), 2u);
+}
+
+TEST_F(TsaHttpServerTest, StopReleasesHeldRequests) {
+  server.set_fault(TsaFault::hold);
+  Result<Bytes> held = fail(Errc::internal, "not run");
+  std::thread t([&] { held = HttpTsaClient(server.url()).timestamp(as_bytes(kData)); });
+  while (server.held_count() < 1) {
+    std::this_thread::yield();
+  }
+  server.stop();  // returns: the latch is opened first
+  t.join();
+  EXPECT_EQ(server.held_count(), 0u);
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <openssl/ess.h>
+#include <openssl/pem.h>
 
+#include <atomic>
 #include <stdexcept>
 
 #include "hanko/certstore/dev_pki.h"
@@ -111,6 +113,84 @@ TestCert make_tsa_cert(const std::string& cn, bool eku_critical, const TestCert*
   add_ext(x, NID_subject_key_identifier, "hash");
   require(X509_sign(x, out.key.get(), EVP_sha256()) > 0, "X509_sign");
   return out;
+}
+
+namespace {
+
+void add_ext_issued(X509* x, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, x, nullptr, nullptr, 0);
+  ossl::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  require(ext != nullptr, "X509V3_EXT_conf_nid");
+  require(X509_add_ext(x, ext.get(), -1) == 1, "X509_add_ext");
+}
+
+/** A certificate for `key`, named `cn`, valid around the host's now (TLS checks the host clock). */
+ossl::X509Ptr tls_skeleton(const std::string& cn, EVP_PKEY* key, long serial) {
+  ossl::X509Ptr x(X509_new());
+  require(x != nullptr, "X509_new");
+  require(X509_set_version(x.get(), 2) == 1, "version");
+  require(ASN1_INTEGER_set(X509_get_serialNumber(x.get()), serial) == 1, "serial");
+  X509_NAME* name = X509_get_subject_name(x.get());
+  require(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()),
+                                     -1, -1, 0) == 1,
+          "subject");
+  require(X509_gmtime_adj(X509_getm_notBefore(x.get()), -24L * 3600) != nullptr, "notBefore");
+  require(X509_gmtime_adj(X509_getm_notAfter(x.get()), 365L * 24 * 3600) != nullptr, "notAfter");
+  require(X509_set_pubkey(x.get(), key) == 1, "pubkey");
+  return x;
+}
+
+}  // namespace
+
+TestCert make_tls_ca(const std::string& cn) {
+  TestCert out;
+  out.key.reset(EVP_EC_gen("P-256"));
+  require(out.key != nullptr, "key generation");
+  out.cert = tls_skeleton(cn, out.key.get(), 1);
+  X509* x = out.cert.get();
+  require(X509_set_issuer_name(x, X509_get_subject_name(x)) == 1, "issuer");
+  add_ext_issued(x, x, NID_basic_constraints, "critical,CA:TRUE");
+  add_ext_issued(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
+  add_ext_issued(x, x, NID_subject_key_identifier, "hash");
+  require(X509_sign(x, out.key.get(), EVP_sha256()) > 0, "X509_sign");
+  return out;
+}
+
+TestCert issue_tls_cert(const TestCert& ca, const std::string& cn, bool server) {
+  static std::atomic<long> serial{100};
+  TestCert out;
+  out.key.reset(EVP_EC_gen("P-256"));
+  require(out.key != nullptr, "key generation");
+  out.cert = tls_skeleton(cn, out.key.get(), serial++);
+  X509* x = out.cert.get();
+  require(X509_set_issuer_name(x, X509_get_subject_name(ca.cert.get())) == 1, "issuer");
+  add_ext_issued(x, ca.cert.get(), NID_basic_constraints, "critical,CA:FALSE");
+  add_ext_issued(x, ca.cert.get(), NID_key_usage, "critical,digitalSignature");
+  add_ext_issued(x, ca.cert.get(), NID_ext_key_usage, server ? "serverAuth" : "clientAuth");
+  if (server) {
+    add_ext_issued(x, ca.cert.get(), NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+  }
+  add_ext_issued(x, ca.cert.get(), NID_authority_key_identifier, "keyid");
+  require(X509_sign(x, ca.key.get(), EVP_sha256()) > 0, "X509_sign");
+  return out;
+}
+
+std::string write_cert_pem(const std::filesystem::path& path, const X509* cert) {
+  test::write_text(path, ossl::x509_to_pem(cert));
+  return path.string();
+}
+
+std::string write_key_pem(const std::filesystem::path& path, const EVP_PKEY* key) {
+  ossl::BioPtr bio(BIO_new(BIO_s_mem()));
+  require(bio != nullptr, "BIO_new");
+  require(PEM_write_bio_PrivateKey(bio.get(), const_cast<EVP_PKEY*>(key), nullptr, nullptr, 0, nullptr, nullptr) == 1,
+          "PEM_write_bio_PrivateKey");
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  test::write_text(path, std::string_view(data, static_cast<std::size_t>(n)));
+  return path.string();
 }
 
 Bytes tst_info_of(ByteView token) {

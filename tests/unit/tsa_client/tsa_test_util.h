@@ -8,6 +8,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -46,6 +47,20 @@ struct TestCert {
  */
 TestCert make_tsa_cert(const std::string& cn, bool eku_critical, const TestCert* reuse_key_of = nullptr,
                        long serial = 1, int extra_days = 0);
+
+/** A CA certificate (self-signed EC P-256, CA:TRUE) for TLS tests. */
+TestCert make_tls_ca(const std::string& cn);
+/**
+ * A TLS certificate issued by `ca`: a server certificate (SAN IP:127.0.0.1 and
+ * DNS:localhost, EKU serverAuth) or a client certificate (EKU clientAuth).
+ * TLS peers check validity against the host clock, so these certificates are
+ * valid from one day before the host's now to one year after it.
+ */
+TestCert issue_tls_cert(const TestCert& ca, const std::string& cn, bool server);
+/** Writes the certificate (PEM) to `path`; returns the path as a string. */
+std::string write_cert_pem(const std::filesystem::path& path, const X509* cert);
+/** Writes the private key (unencrypted PEM) to `path`; returns the path as a string. */
+std::string write_key_pem(const std::filesystem::path& path, const EVP_PKEY* key);
 
 /** The TSTInfo DER inside a token. */
 Bytes tst_info_of(ByteView token);

@@ -69,7 +69,8 @@ class HttpTsaClient final : public TimestampSource {
  public:
   /**
    * @param url the TSA's http(s) URL
-   * @param options timeouts, size limit and proxy for the HTTP exchange
+   * @param options timeouts, size limit, proxy, credentials, TLS files and observer for
+   *        the HTTP exchange; an empty purpose becomes "tsa"
    * @param policy_oid reqPolicy to ask for (the token's policy must then match)
    */
   HttpTsaClient(std::string url, HttpOptions options = {}, std::optional<std::string> policy_oid = std::nullopt);
