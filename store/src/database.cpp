@@ -198,6 +198,10 @@ Database::Database(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Database::~Database() = default;
 
 Result<std::unique_ptr<Database>> Database::open(std::string_view target, const OpenOptions& options) {
+  if (target.empty()) {
+    // SQLite would open a private temporary database for "": nothing would be kept.
+    return fail(Errc::invalid_argument, "no database named: give an SQLite file or a PostgreSQL connection string");
+  }
   if (!is_postgresql_target(target)) {
     return open_sqlite(std::filesystem::path(target), options);
   }

@@ -367,6 +367,13 @@ TEST(DatabaseSqlite, UnopenablePathIsAnIoError) {
   EXPECT_EQ(same.error().code, Errc::io);
 }
 
+TEST(DatabaseSqlite, AnEmptyTargetIsRefused) {
+  // SQLite would open a temporary database for "", and keep nothing.
+  auto db = Database::open("");
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code, Errc::invalid_argument);
+}
+
 TEST(DatabaseSqlite, UsesWalJournal) {
   auto file = test::temp_dir("sqlite-wal") / "hanko.db";
   auto db = Database::open(file.string());

@@ -110,7 +110,7 @@ class Database {
    *   are refused (Poco 1.11 splits the string at spaces). The database must
    *   exist; the user needs CREATE on its schema for the migrations;
    * - anything else: an SQLite file, created if missing (its folder must exist).
-   * Errc::invalid_argument for a malformed connection string, Errc::io when the
+   * Errc::invalid_argument for an empty target or a malformed connection string, Errc::io when the
    * database cannot be opened or migrated. Messages never contain the password.
    */
   static Result<std::unique_ptr<Database>> open(std::string_view target, const OpenOptions& options = {});
