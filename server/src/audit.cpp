@@ -126,6 +126,12 @@ json::Value audit_event(const AuditRecord& r, std::string_view source_id, std::s
                                                             {"value", json::Value(r.client_id.empty() ? std::string("anonymous")
                                                                                                       : r.client_id)}})}})},
                       {"requestor", json::Value(true)}};
+  if (!r.auth_method.empty()) {
+    client.emplace_back("altId", json::Value(r.auth_method));
+  }
+  if (!r.client_subject.empty()) {
+    client.emplace_back("name", json::Value(r.client_subject));
+  }
   if (!r.source_ip.empty()) {
     client.emplace_back("network",
                         json::Value(json::Object{{"address", json::Value(r.source_ip)}, {"type", json::Value("2")}}));

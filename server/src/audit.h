@@ -39,6 +39,8 @@ struct AuditRecord {
   int outcome = 0;            ///< 0 success, 4 minor failure, 8 serious failure, 12 major failure
   std::string outcome_desc;
   std::string client_id;      ///< empty: "anonymous"
+  std::string client_subject; ///< TLS client certificate subject or token sub (AuditEvent.agent.name)
+  std::string auth_method;    ///< tls-client-certificate | bearer-jwt (AuditEvent.agent.altId)
   std::string source_ip;
   std::string document_identifier;
   std::string document_sha256;  ///< hex, of the canonical #document bytes

@@ -351,7 +351,11 @@ int cmd_serve(int argc, char** argv) {
   }
   HttpServer http(**service, *config);
   if (auto started = http.start(); !started) return error_exit(started.error());
-  std::cout << "hanko: listening on http://" << config->listen_host << ":" << http.port() << "/" << std::endl;
+  for (const auto& line : http.describe()) {
+    std::cout << "hanko: " << line << "\n";
+  }
+  std::cout << "hanko: listening on " << (http.tls() ? "https://" : "http://") << config->listen_host << ":"
+            << http.port() << "/" << std::endl;
   int sig = waiter.wait();
   std::cout << "hanko: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << " received, finishing requests in flight"
             << std::endl;

@@ -1,19 +1,9 @@
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
+#include <Poco/Exception.h>
 #include <Poco/URI.h>
 
 #include <cctype>
 #include <filesystem>
-#include <iostream>
-#include <mutex>
 
-#include "audit.h"
 #include "hanko/certstore/cert_info.h"
 #include "hanko/certstore/dev_pki.h"
 #include "hanko/certstore/trust_store.h"
@@ -26,6 +16,8 @@
 #include "hanko/tsa_client/dev_tsa.h"
 #include "hanko/tsa_client/timestamp_source.h"
 #include "hanko/verifier/verifier.h"
+#include "metrics.h"
+#include "router.h"
 #include "validation_context.h"
 
 namespace hanko::server {
@@ -43,8 +35,18 @@ struct Service::Impl {
   const signer::Canonicalizer* canonicalizer = nullptr;
   signer::Level level = signer::Level::B_T;
   std::vector<std::string> notes;
+  Metrics metrics;
 
-  Impl(ServiceConfig c, const Clock& clk) : config(std::move(c)), clock(clk) {}
+  static std::vector<std::string> route_patterns() {
+    std::vector<std::string> out;
+    for (const auto& r : route_table()) out.emplace_back(r.pattern);
+    return out;
+  }
+  Impl(ServiceConfig c, const Clock& clk) : config(std::move(c)), clock(clk), metrics(route_patterns()) {}
+  /** Reports every upstream HTTP call (TSA, OCSP, CRL, AIA) to the metrics. */
+  HttpObserver observer() {
+    return [m = &metrics](const HttpEvent& e) { m->observe_upstream(e.purpose, e.ok, e.seconds); };
+  }
 };
 
 namespace {
@@ -126,6 +128,7 @@ AuditFacts report_facts(const verifier::ValidationReport& report) {
   AuditFacts f;
   f.document_identifier = report.document_identifier;
   f.document_sha256 = report.document_sha256;
+  f.indication = std::string(verifier::indication_name(report.indication));
   if (!report.signatures.empty() && report.signatures.front().signer) {
     const auto& c = *report.signatures.front().signer;
     f.signer = signer_text(c.subject, c.serial_number);
@@ -189,7 +192,7 @@ Result<std::unique_ptr<Service>> Service::create(const ServiceConfig& config, co
   }
   auto impl = std::make_unique<Impl>(effective, clock);
   impl->db = std::move(*db);
-  auto validation = ValidationContext::create(effective, impl->db.get());
+  auto validation = ValidationContext::create(effective, impl->db.get(), impl->observer());
   if (!validation) {
     return std::unexpected(validation.error());
   }
@@ -217,7 +220,7 @@ Result<std::unique_ptr<Service>> Service::create(const ServiceConfig& config, co
   }
   // The TSA.
   if (!config.tsa_url.empty()) {
-    HttpOptions http = http_options(config);
+    HttpOptions http = http_options(config, impl->observer(), "tsa");
     http.total_timeout = std::chrono::milliseconds(config.tsa_timeout_ms);
     impl->tsa = std::make_unique<tsa::HttpTsaClient>(config.tsa_url, http);
     notes.push_back("TSA: " + config.tsa_url);
@@ -246,6 +249,7 @@ Service::~Service() = default;
 const ServiceConfig& Service::config() const { return m_impl->config; }
 TimePoint Service::now() const { return m_impl->clock.now(); }
 std::vector<std::string> Service::describe() const { return m_impl->notes; }
+Metrics& Service::metrics() { return m_impl->metrics; }
 
 HttpAnswer Service::health() const {
   return json_answer(200, json::Value(json::Object{{"status", json::Value("ok")}}));
@@ -328,6 +332,9 @@ HttpAnswer Service::sign(std::string_view content_type, std::string_view body, s
     a.content_type = "application/fhir+xml";
     a.body = std::move(signed_xml->bundle_xml);
     facts.document_sha256 = signed_xml->document_sha256_hex;
+    facts.format = "xades";
+    facts.level = std::string(signer::level_name(opts.level));
+    m_impl->metrics.count_signature(facts.format, facts.level);
     return with_facts(std::move(a));
   }
   auto signed_bundle = signer::sign_bundle(std::move(*bundle), *m_impl->key, m_impl->tsa.get(), opts);
@@ -335,6 +342,9 @@ HttpAnswer Service::sign(std::string_view content_type, std::string_view body, s
     return with_facts(tsa_error(signed_bundle.error()));
   }
   facts.document_sha256 = signed_bundle->canonical_sha256_hex;
+  facts.format = "jades";
+  facts.level = std::string(signer::level_name(opts.level));
+  m_impl->metrics.count_signature(facts.format, facts.level);
   return with_facts(json_answer(200, signed_bundle->bundle, "application/fhir+json"));
 }
 
@@ -363,6 +373,8 @@ HttpAnswer Service::verify(std::string_view content_type, std::string_view body,
     }
     HttpAnswer a = json_answer(200, verifier::to_json(*report));
     a.audit = report_facts(*report);
+    a.audit.format = "xades";
+    m_impl->metrics.count_validation(a.audit.format, a.audit.indication);
     return a;
   }
   auto bundle = json::parse(body, {.max_depth = 128, .max_bytes = m_impl->config.max_body_bytes});
@@ -379,233 +391,9 @@ HttpAnswer Service::verify(std::string_view content_type, std::string_view body,
   HttpAnswer a = json_answer(200, verifier::to_json(*report));
   a.audit = report_facts(*report);
   a.audit.patient_reference = patient_reference(*bundle);
+  a.audit.format = "jades";
+  m_impl->metrics.count_validation(a.audit.format, a.audit.indication);
   return a;
 }
-
-// --- HTTP --------------------------------------------------------------------
-
-namespace {
-
-class Handler final : public Poco::Net::HTTPRequestHandler {
- public:
-  Handler(Service& s, std::size_t max_body, AuditLog* audit, bool audit_healthz)
-      : m_service(s), m_max_body(max_body), m_audit(audit), m_audit_healthz(audit_healthz) {}
-
-  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
-    HttpAnswer a;
-    try {
-      a = route(req);
-    } catch (const std::exception& e) {
-      a = operation_outcome(500, "exception", std::string("internal error: ") + e.what());
-    }
-    audit(req, a);
-    const auto status = static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status);
-    resp.setStatusAndReason(status, Poco::Net::HTTPResponse::getReasonForStatus(status));
-    resp.setContentType(a.content_type);
-    for (const auto& [k, v] : a.headers) {
-      resp.set(k, v);
-    }
-    resp.setContentLength(static_cast<std::streamsize>(a.body.size()));
-    resp.send().write(a.body.data(), static_cast<std::streamsize>(a.body.size()));
-  }
-
- private:
-  HttpAnswer route(Poco::Net::HTTPServerRequest& req) {
-    Poco::URI uri(req.getURI());
-    const std::string& path = uri.getPath();
-    const std::string query = uri.getRawQuery();
-    const std::string& method = req.getMethod();
-    if (path == "/healthz") {
-      if (method != "GET") {
-        return method_not_allowed("GET");
-      }
-      return m_service.health();
-    }
-    if (path == "/v1/sign" || path == "/v1/verify") {
-      if (method != "POST") {
-        return method_not_allowed("POST");
-      }
-      std::string body;
-      if (!read_body(req, body)) {
-        auto a = operation_outcome(413, "too-costly",
-                                   "the body is larger than server.maxBodyBytes (" + std::to_string(m_max_body) + " bytes)");
-        a.headers.emplace_back("Connection", "close");
-        return a;
-      }
-      const std::string content_type = req.getContentType();
-      return path == "/v1/sign" ? m_service.sign(content_type, body, query) : m_service.verify(content_type, body, query);
-    }
-    return operation_outcome(404, "not-found", "no such endpoint: " + path);
-  }
-
-  /** The audited operation of a request path. */
-  static std::string operation_of(const std::string& uri) {
-    std::string path;
-    try {
-      path = Poco::URI(uri).getPath();  // as route() sees it
-    } catch (const Poco::Exception&) {
-      return "unknown";
-    }
-    if (path == "/v1/sign") return "sign";
-    if (path == "/v1/verify") return "verify";
-    if (path == "/healthz") return "healthz";
-    return "unknown";
-  }
-
-  /** Appends the audit record of this request; a failure is logged, never thrown. */
-  void audit(Poco::Net::HTTPServerRequest& req, const HttpAnswer& a) noexcept {
-    if (m_audit == nullptr) {
-      return;
-    }
-    try {
-      AuditRecord r;
-      r.operation = operation_of(req.getURI());
-      if (r.operation == "healthz" && !m_audit_healthz) {
-        return;
-      }
-      r.when = m_service.now();
-      r.action = "E";
-      r.http_status = a.status;
-      r.outcome = audit_outcome_for_status(a.status);
-      r.outcome_desc = "HTTP " + std::to_string(a.status) + " " +
-                       Poco::Net::HTTPResponse::getReasonForStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(a.status));
-      if (a.status >= 400) {
-        if (auto v = json::parse(a.body); v) {
-          const json::Value* issues = v->find("issue");
-          if (issues != nullptr && issues->is_array() && !issues->as_array().empty()) {
-            if (const std::string* d = issues->as_array().front().find_string("diagnostics")) {
-              r.outcome_desc += ": " + d->substr(0, 500);
-            }
-          }
-        }
-      }
-      r.source_ip = req.clientAddress().host().toString();
-      r.document_identifier = a.audit.document_identifier;
-      r.document_sha256 = a.audit.document_sha256;
-      r.patient_reference = a.audit.patient_reference;
-      r.signer = a.audit.signer;
-      if (auto done = m_audit->append(r); !done) {
-        std::cerr << "hanko: audit: " << done.error().message << std::endl;
-      }
-    } catch (const std::exception& e) {
-      std::cerr << "hanko: audit: " << e.what() << std::endl;
-    }
-  }
-
-  static HttpAnswer method_not_allowed(const char* allow) {
-    auto a = operation_outcome(405, "not-supported", std::string("method not allowed; use ") + allow);
-    a.headers.emplace_back("Allow", allow);
-    return a;
-  }
-
-  bool read_body(Poco::Net::HTTPServerRequest& req, std::string& body) const {
-    std::istream& in = req.stream();
-    if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(m_max_body)) {
-      // Drain a bounded amount so that the client reads our 413 instead of a reset.
-      drain(in, m_max_body + (1u << 20));
-      return false;
-    }
-    char buf[65536];
-    while (in) {
-      in.read(buf, sizeof buf);
-      auto n = static_cast<std::size_t>(in.gcount());
-      if (body.size() + n > m_max_body) {
-        drain(in, 1u << 20);
-        return false;
-      }
-      body.append(buf, n);
-    }
-    return true;
-  }
-
-  static void drain(std::istream& in, std::size_t limit) {
-    char buf[65536];
-    std::size_t total = 0;
-    while (in && total < limit) {
-      in.read(buf, sizeof buf);
-      total += static_cast<std::size_t>(in.gcount());
-    }
-  }
-
-  Service& m_service;
-  std::size_t m_max_body;
-  AuditLog* m_audit;
-  bool m_audit_healthz;
-};
-
-class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  Factory(Service& s, std::size_t max_body, AuditLog* audit, bool audit_healthz)
-      : m_service(s), m_max_body(max_body), m_audit(audit), m_audit_healthz(audit_healthz) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(m_service, m_max_body, m_audit, m_audit_healthz);  // Poco takes ownership
-  }
-
- private:
-  Service& m_service;
-  std::size_t m_max_body;
-  AuditLog* m_audit;
-  bool m_audit_healthz;
-};
-
-}  // namespace
-
-struct HttpServer::Impl {
-  Service& service;
-  ServiceConfig config;
-  std::unique_ptr<Poco::Net::HTTPServer> server;
-  std::uint16_t port = 0;
-  std::unique_ptr<AuditLog> audit;  ///< outlives `server` (reset after it in stop())
-};
-
-HttpServer::HttpServer(Service& service, const ServiceConfig& config)
-    : m_impl(std::make_unique<Impl>(Impl{service, config, nullptr, 0, nullptr})) {}
-
-HttpServer::~HttpServer() { stop(); }
-
-Result<void> HttpServer::start() {
-  try {
-    Poco::Net::SocketAddress addr(m_impl->config.listen_host, m_impl->config.listen_port);
-    // SO_REUSEADDR but not SO_REUSEPORT (Poco's one-argument constructor sets
-    // both, so a second instance would silently share the port): a busy port is an error.
-    Poco::Net::ServerSocket socket;
-    socket.bind(addr, true, false);
-    socket.listen(64);
-    m_impl->port = socket.address().port();
-    // The audit log is opened once the port is ours (a busy port is reported as such).
-    if (!m_impl->audit) {
-      AuditOptions audit;
-      audit.file = m_impl->config.audit_file.empty() ? m_impl->config.data_dir / "audit.jsonl" : m_impl->config.audit_file;
-      audit.source_id = m_impl->config.audit_source_id;
-      audit.fsync = m_impl->config.audit_fsync;
-      auto log = AuditLog::open(audit);
-      if (!log) {
-        return std::unexpected(log.error());
-      }
-      m_impl->audit = std::move(*log);
-    }
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(m_impl->config.max_threads);
-    params->setMaxQueued(m_impl->config.max_queued);
-    params->setKeepAlive(true);
-    m_impl->server = std::make_unique<Poco::Net::HTTPServer>(
-        new Factory(m_impl->service, m_impl->config.max_body_bytes, m_impl->audit.get(), m_impl->config.audit_healthz),
-        socket, params);
-    m_impl->server->start();
-  } catch (const Poco::Exception& e) {
-    return fail(Errc::io, "cannot listen on " + m_impl->config.listen_host + ":" +
-                              std::to_string(m_impl->config.listen_port) + ": " + e.displayText());
-  }
-  return {};
-}
-
-void HttpServer::stop() {
-  if (m_impl && m_impl->server) {
-    m_impl->server->stopAll(false);
-    m_impl->server.reset();
-  }
-}
-
-std::uint16_t HttpServer::port() const { return m_impl->port; }
 
 }  // namespace hanko::server

@@ -10,8 +10,10 @@ namespace hanko::server {
 
 namespace fs = std::filesystem;
 
-HttpOptions http_options(const ServiceConfig& config) {
+HttpOptions http_options(const ServiceConfig& config, HttpObserver observer, std::string purpose) {
   HttpOptions h;
+  h.observer = std::move(observer);
+  h.purpose = std::move(purpose);
   h.connect_timeout = std::chrono::milliseconds(config.http_connect_timeout_ms);
   h.total_timeout = std::chrono::milliseconds(config.http_timeout_ms);
   h.max_response_bytes = config.http_max_response_bytes;
@@ -36,11 +38,12 @@ certstore::RevocationOrder order_from(const std::string& s) {
 
 }  // namespace
 
-Result<std::unique_ptr<ValidationContext>> ValidationContext::create(const ServiceConfig& config, store::Database* db) {
+Result<std::unique_ptr<ValidationContext>> ValidationContext::create(const ServiceConfig& config, store::Database* db,
+                                                                     HttpObserver observer) {
   if (config.trust_dir.empty()) {
     return fail(Errc::invalid_argument, "no trust anchors configured (trust.dir, or --trust DIR)");
   }
-  std::unique_ptr<ValidationContext> ctx(new ValidationContext(http_options(config)));
+  std::unique_ptr<ValidationContext> ctx(new ValidationContext(http_options(config, std::move(observer), "aia")));
   ctx->m_db = db;
   ctx->m_aia_fetch = config.aia_fetch;
   auto sig = certstore::TrustStore::load_dir(config.trust_dir);

@@ -35,7 +35,8 @@ class ValidationContext {
    * null) holds the revocation cache and the qualification registry and must
    * outlive the context.
    */
-  static Result<std::unique_ptr<ValidationContext>> create(const ServiceConfig& config, store::Database* db);
+  static Result<std::unique_ptr<ValidationContext>> create(const ServiceConfig& config, store::Database* db,
+                                                            HttpObserver observer = {});
 
   /** Options for a verification at `at`. */
   verifier::VerifyOptions options(TimePoint at) const;
@@ -60,6 +61,7 @@ class ValidationContext {
 };
 
 /** HTTP options from the http.* keys (also for the TSA client). */
-HttpOptions http_options(const ServiceConfig& config);
+/** The HTTP client options of the configuration (http.*), reporting every call to `observer` under `purpose`. */
+HttpOptions http_options(const ServiceConfig& config, HttpObserver observer = {}, std::string purpose = {});
 
 }  // namespace hanko::server

@@ -6,9 +6,11 @@
  * the wall clock; it hands the time down.
  */
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hanko/common/clock.h"
 #include "hanko/common/error.h"
@@ -22,6 +24,9 @@ struct AuditFacts {
   std::string document_sha256;      ///< hex SHA-256 of the canonical #document bytes
   std::string patient_reference;    ///< Composition.subject.reference, or the Patient entry
   std::string signer;               ///< signer certificate "subject, serial HEX"
+  std::string format;               ///< jades | xades: signatures made or validated (metrics)
+  std::string level;                ///< B-B | B-T | ...: the level of a signature made (metrics)
+  std::string indication;           ///< TOTAL-PASSED | TOTAL-FAILED | INDETERMINATE of a validation (metrics)
 };
 
 /** An HTTP answer: status, content type, body, extra headers. */
@@ -37,6 +42,8 @@ struct HttpAnswer {
 HttpAnswer operation_outcome(int status, std::string_view code, std::string_view diagnostics);
 /** Maps an Error to its HTTP status and OperationOutcome. */
 HttpAnswer error_answer(const Error& e);
+
+class Metrics;
 
 class Service {
  public:
@@ -54,6 +61,8 @@ class Service {
   const ServiceConfig& config() const;
   /** The service's clock (the time of audit records). */
   TimePoint now() const;
+  /** The service's metrics (GET /metrics): signatures, validations, upstream calls; the HTTP server adds requests. */
+  Metrics& metrics();
   /** Lines describing the setup, for the start-up log (dev mode says so loudly). */
   std::vector<std::string> describe() const;
 
@@ -63,16 +72,50 @@ class Service {
   std::unique_ptr<Impl> m_impl;
 };
 
-/** The Poco HTTP server around a Service. */
+/**
+ * Fault-injection points of the HTTP server, for tests that must not depend
+ * on timing: each is called on the thread named, and may block.
+ */
+struct HttpServerHooks {
+  /** On the worker thread, after admission and before the route runs. */
+  std::function<void(std::string_view operation)> on_admitted;
+  /** On the worker thread, when the request starts waiting for admission. */
+  std::function<void(std::string_view operation)> on_queued;
+  /** On the thread calling stop(), once no new request is accepted, before waiting for requests in flight. */
+  std::function<void()> on_stopping;
+};
+
+struct HttpServerStats {
+  int active = 0;             ///< requests running (admitted)
+  int waiting = 0;            ///< requests waiting for admission
+  std::uint64_t rejected = 0; ///< requests answered 503 because the server was saturated
+};
+
+/**
+ * The Poco HTTP(S) server around a Service: TLS 1.2/1.3 when tls.cert is set
+ * (plain HTTP only on loopback unless server.allowInsecure), hanko's own
+ * admission control (503 + Retry-After when saturated), an audit record per
+ * request, graceful shutdown.
+ */
 class HttpServer {
  public:
   HttpServer(Service& service, const ServiceConfig& config);
   ~HttpServer();
+  /** Test hooks; set before start(). */
+  void set_hooks(HttpServerHooks hooks);
   /** Binds and starts; port 0 picks a free port. */
   Result<void> start();
-  /** Stops accepting and waits for requests in flight. */
+  /**
+   * Graceful shutdown: stops accepting (the port is closed), answers requests
+   * waiting for admission with 503, lets running requests finish within
+   * server.shutdownGraceMs, then closes every connection. Idempotent.
+   */
   void stop();
   std::uint16_t port() const;
+  bool tls() const;
+  HttpServerStats stats() const;
+  /** Start-up lines (TLS or plain HTTP, authentication). */
+  std::vector<std::string> describe() const;
 
  private:
   struct Impl;
