@@ -15,6 +15,7 @@
 #include "hanko/store/database.h"
 #include "hanko/tsa_client/dev_tsa.h"
 #include "hanko/tsa_client/timestamp_source.h"
+#include "hanko/tsa_client/tsa_pool.h"
 #include "hanko/verifier/verifier.h"
 #include "metrics.h"
 #include "router.h"
@@ -218,8 +219,25 @@ Result<std::unique_ptr<Service>> Service::create(const ServiceConfig& config, co
   } else {
     return fail(Errc::invalid_argument, "no signer configured (signer.cert, signer.key)");
   }
-  // The TSA.
-  if (!config.tsa_url.empty()) {
+  // The TSA: an ordered pool with failover (tsa.sources, docs/tsa.md), or one tsa.url.
+  if (!config.tsa_pool_keys.empty()) {
+    if (!config.tsa_url.empty()) {
+      return fail(Errc::invalid_argument, "configuration in " + config.source +
+                                              ": tsa.url and tsa.sources are exclusive; list every TSA in tsa.sources");
+    }
+    auto pool_config = tsa::tsa_pool_config_from(config.tsa_pool_keys);
+    if (!pool_config) {
+      return fail(Errc::invalid_argument, pool_config.error().message + " (" + config.source + ")");
+    }
+    auto pool = tsa::TsaPool::create(*pool_config, http_options(config, impl->observer(), "tsa"));
+    if (!pool) {
+      return std::unexpected(pool.error());
+    }
+    for (const auto& src : (*pool)->sources()) {
+      notes.push_back("TSA " + src.name + ": " + redact_url(src.url));
+    }
+    impl->tsa = std::move(*pool);
+  } else if (!config.tsa_url.empty()) {
     HttpOptions http = http_options(config, impl->observer(), "tsa");
     http.total_timeout = std::chrono::milliseconds(config.tsa_timeout_ms);
     impl->tsa = std::make_unique<tsa::HttpTsaClient>(config.tsa_url, http);
@@ -250,6 +268,8 @@ const ServiceConfig& Service::config() const { return m_impl->config; }
 TimePoint Service::now() const { return m_impl->clock.now(); }
 std::vector<std::string> Service::describe() const { return m_impl->notes; }
 Metrics& Service::metrics() { return m_impl->metrics; }
+tsa::TimestampSource* Service::timestamp_source() { return m_impl->tsa.get(); }
+store::Database& Service::database() { return *m_impl->db; }
 
 HttpAnswer Service::health() const {
   return json_answer(200, json::Value(json::Object{{"status", json::Value("ok")}}));

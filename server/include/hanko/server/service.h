@@ -44,6 +44,14 @@ HttpAnswer operation_outcome(int status, std::string_view code, std::string_view
 HttpAnswer error_answer(const Error& e);
 
 class Metrics;
+}  // namespace hanko::server
+namespace hanko::tsa {
+class TimestampSource;
+}
+namespace hanko::store {
+class Database;
+}
+namespace hanko::server {
 
 class Service {
  public:
@@ -63,6 +71,10 @@ class Service {
   TimePoint now() const;
   /** The service's metrics (GET /metrics): signatures, validations, upstream calls; the HTTP server adds requests. */
   Metrics& metrics();
+  /** The timestamp source of the service (TSA pool, single TSA or dev TSA); nullptr when none is configured. */
+  tsa::TimestampSource* timestamp_source();
+  /** The service's database (SQLite file under data.dir by default). */
+  store::Database& database();
   /** Lines describing the setup, for the start-up log (dev mode says so loudly). */
   std::vector<std::string> describe() const;
 
