@@ -295,16 +295,31 @@ int cmd_registry(int argc, char** argv) {
 }
 
 int cmd_audit(int argc, char** argv) {
-  if (argc != 4 || std::string(argv[2]) != "verify") {
-    return usage_error("usage: hanko audit verify FILE");
+  if (argc < 4 || std::string(argv[2]) != "verify") {
+    return usage_error("usage: hanko audit verify FILE [--tsa-trust DIR]");
   }
   const fs::path file = argv[3];
+  std::optional<fs::path> trust_dir;
+  for (int i = 4; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--tsa-trust" && i + 1 < argc) {
+      trust_dir = argv[++i];
+    } else {
+      return usage_error("usage: hanko audit verify FILE [--tsa-trust DIR] (unknown argument " + arg + ")");
+    }
+  }
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) {
     std::cerr << "hanko: " << file.string() << " is not a readable file\n";
     return kExitUsage;
   }
-  auto v = verify_audit_file(file);
+  std::optional<certstore::TrustStore> trust;
+  if (trust_dir) {
+    auto t = certstore::TrustStore::load_dir(*trust_dir);
+    if (!t) return error_exit(t.error());
+    trust.emplace(std::move(*t));
+  }
+  auto v = verify_audit_file(file, trust ? &*trust : nullptr);
   if (!v) return error_exit(v.error());
   if (!v->ok) {
     std::cout << "line " << v->line << ": " << v->reason << "\n";
@@ -312,6 +327,13 @@ int cmd_audit(int argc, char** argv) {
   }
   std::cout << v->records << " records, chain intact\n"
             << "head: " << v->head << "\n";
+  if (v->anchors == 0) {
+    std::cout << "anchors: none (the newest lines could be cut off unnoticed; see audit.anchorIntervalSeconds)\n";
+  } else {
+    std::cout << "anchors: " << v->anchors << (v->anchors_verified ? ", TSA signatures verified" : ", imprints checked (give --tsa-trust DIR to verify the TSA signatures)")
+              << "; last at line " << v->last_anchor_line << " (" << format_rfc3339(*v->last_anchor_time) << "), "
+              << (v->records - v->last_anchor_line) << " line(s) after it not yet anchored\n";
+  }
   return kExitOk;
 }
 

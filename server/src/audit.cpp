@@ -7,10 +7,17 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
+#include <deque>
 #include <fstream>
+#include <set>
 #include <optional>
 
+#include "hanko/common/base64.h"
 #include "hanko/common/bytes.h"
+#include "hanko/certstore/trust_store.h"
+#include "hanko/tsa_client/timestamp_source.h"
+#include "hanko/tsa_client/token.h"
 #include "hanko/common/digest.h"
 
 namespace hanko::server {
@@ -106,6 +113,12 @@ json::Value audit_event(const AuditRecord& r, std::string_view source_id, std::s
     extension.push_back(json::Value(json::Object{{"url", json::Value(kHttpStatusUrl)},
                                                  {"valueInteger", json::Value(r.http_status)}}));
   }
+  if (!r.anchor_token.empty()) {
+    extension.push_back(json::Value(json::Object{{"url", json::Value(kAuditAnchorHeadUrl)},
+                                                 {"valueString", json::Value(r.anchor_head)}}));
+    extension.push_back(json::Value(json::Object{{"url", json::Value(kAuditAnchorTokenUrl)},
+                                                 {"valueBase64Binary", json::Value(base64_encode(r.anchor_token))}}));
+  }
   json::Object ev{{"resourceType", json::Value("AuditEvent")}, {"extension", json::Value(std::move(extension))}};
   const std::string op = r.operation.empty() ? std::string("unknown") : r.operation;
   if (op == "application-start" || op == "application-stop") {
@@ -175,8 +188,8 @@ json::Value audit_event(const AuditRecord& r, std::string_view source_id, std::s
   return json::Value(std::move(ev));
 }
 
-AuditLog::AuditLog(AuditOptions options, int fd, std::string head)
-    : m_options(std::move(options)), m_fd(fd), m_head(std::move(head)) {}
+AuditLog::AuditLog(AuditOptions options, int fd, std::string head, std::uint64_t records)
+    : m_options(std::move(options)), m_fd(fd), m_head(std::move(head)), m_records(records) {}
 
 AuditLog::~AuditLog() {
   if (m_fd >= 0) {
@@ -247,12 +260,29 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const AuditOptions& options) {
     }
     head = sha256_hex(last);
   }
+  // The chain length for /metrics: one pass over the file, counting lines.
+  std::uint64_t records = 0;
+  {
+    char buf[1 << 16];
+    off_t off = 0;
+    while (true) {
+      ssize_t n = ::pread(fd, buf, sizeof buf, off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      records += static_cast<std::uint64_t>(std::count(buf, buf + n, '\n'));
+      off += n;
+    }
+  }
   closer.fd = -1;
-  return std::unique_ptr<AuditLog>(new AuditLog(options, fd, std::move(head)));
+  return std::unique_ptr<AuditLog>(new AuditLog(options, fd, std::move(head), records));
 }
 
 Result<void> AuditLog::append(const AuditRecord& record) {
   std::lock_guard lock(m_mu);
+  return append_locked(record);
+}
+
+Result<void> AuditLog::append_locked(const AuditRecord& record) {
   std::string line = json::serialize(audit_event(record, m_options.source_id, m_head), 0);
   if (line.size() > kAuditMaxLine) {
     return fail(Errc::too_large, "audit record longer than 1 MiB");
@@ -280,6 +310,7 @@ Result<void> AuditLog::append(const AuditRecord& record) {
     done += static_cast<std::size_t>(n);
   }
   m_head = next_head;
+  ++m_records;
   if (m_options.fsync && ::fdatasync(m_fd) != 0) {
     return fail(Errc::io, "audit log " + m_options.file.string() + ": fsync failed: " + errno_text());
   }
@@ -291,13 +322,127 @@ std::string AuditLog::head() const {
   return m_head;
 }
 
-Result<AuditVerification> verify_audit_file(const fs::path& file) {
+std::uint64_t AuditLog::records() const {
+  std::lock_guard lock(m_mu);
+  return m_records;
+}
+
+std::optional<TimePoint> AuditLog::last_anchor() const {
+  std::lock_guard lock(m_mu);
+  return m_last_anchor;
+}
+
+Result<bool> AuditLog::anchor(tsa::TimestampSource& tsa, TimePoint now) {
+  std::string head;
+  {
+    std::lock_guard lock(m_mu);
+    if (m_head == m_anchored_head || m_records == 0) {
+      return false;
+    }
+    head = m_head;
+  }
+  auto token = tsa.timestamp(as_bytes(head), DigestAlg::sha256);
+  if (!token) {
+    return fail(token.error().code, "audit anchor: timestamp authority " + tsa.describe() + ": " + token.error().message);
+  }
+  AuditRecord r;
+  r.when = now;
+  r.operation = "audit-anchor";
+  r.action = "E";
+  r.outcome = 0;
+  r.outcome_desc = "RFC 3161 timestamp of the audit chain head " + head.substr(0, 16) + "...";
+  r.anchor_head = head;
+  r.anchor_token = std::move(*token);
+  std::lock_guard lock(m_mu);
+  if (auto done = append_locked(r); !done) {
+    return std::unexpected(done.error());
+  }
+  // Nothing new to anchor until a line follows the anchor record itself.
+  m_anchored_head = m_head;
+  m_last_anchor = now;
+  return true;
+}
+
+namespace {
+
+/** The anchor extensions of a line, when it is an anchor record. */
+struct AnchorFields {
+  std::string head;
+  Bytes token;
+};
+
+std::optional<AnchorFields> anchor_fields(std::string_view line) {
+  if (line.find(kAuditAnchorTokenUrl) == std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto v = json::parse(line, {.max_depth = 64, .max_bytes = kAuditMaxLine});
+  if (!v) return std::nullopt;
+  const json::Value* ext = v->find("extension");
+  if (ext == nullptr || !ext->is_array()) return std::nullopt;
+  AnchorFields f;
+  bool have_token = false;
+  for (const auto& e : ext->as_array()) {
+    const std::string* url = e.find_string("url");
+    if (url == nullptr) continue;
+    if (*url == kAuditAnchorHeadUrl) {
+      if (const std::string* h = e.find_string("valueString")) f.head = *h;
+    } else if (*url == kAuditAnchorTokenUrl) {
+      if (const std::string* t = e.find_string("valueBase64Binary")) {
+        if (auto b = base64_decode(*t)) {
+          f.token = std::move(*b);
+          have_token = true;
+        }
+      }
+    }
+  }
+  if (!have_token) {
+    f.token.clear();
+  }
+  return f;
+}
+
+/** Checks an anchor record; the reason when it fails. */
+std::optional<std::string> check_anchor(const AnchorFields& f, const std::set<std::string>& recent_heads,
+                                        const certstore::TrustStore* trust, AuditVerification& out) {
+  if (f.token.empty()) {
+    return std::string("anchor record without a readable token");
+  }
+  if (!recent_heads.contains(f.head)) {
+    return std::string("anchor names a chain head that is not the link of a line before it");
+  }
+  auto info = tsa::parse_token(f.token);
+  if (!info) {
+    return "anchor token is not a TimeStampToken: " + info.error().message;
+  }
+  if (trust != nullptr) {
+    auto v = tsa::verify_token(f.token, as_bytes(f.head), *trust, info->gen_time);
+    if (v.status != tsa::TokenStatus::ok) {
+      return "anchor token does not verify: " + std::string(tsa::token_status_name(v.status)) + ": " + v.message;
+    }
+  } else {
+    const Bytes expected = digest(info->imprint_alg, as_bytes(f.head));
+    if (expected.size() != info->imprint.size() || !ct_equal(expected, info->imprint)) {
+      return std::string("anchor token's messageImprint is not the digest of the head it names");
+    }
+  }
+  out.last_anchor_time = info->gen_time;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<AuditVerification> verify_audit_file(const fs::path& file, const certstore::TrustStore* tsa_trust) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     return fail(Errc::io, "cannot open " + file.string());
   }
   AuditVerification out;
+  out.anchors_verified = tsa_trust != nullptr;
   std::string expected(kAuditGenesis);
+  // The heads of the last lines, which anchors may name (the TSA answers while requests go on).
+  constexpr std::size_t kRecentHeads = 100000;
+  std::deque<std::string> recent;
+  std::set<std::string> recent_heads;
   std::string line;
   std::size_t number = 0;
   auto bad = [&](std::size_t at, std::string reason) {
@@ -333,7 +478,20 @@ Result<AuditVerification> verify_audit_file(const fs::path& file) {
       if (auto why = check_line(line, expected, number)) {
         return bad(number, *why);
       }
+      if (auto anchor = anchor_fields(line)) {
+        if (auto why = check_anchor(*anchor, recent_heads, tsa_trust, out)) {
+          return bad(number, *why);
+        }
+        ++out.anchors;
+        out.last_anchor_line = number;
+      }
       expected = sha256_hex(line);
+      recent.push_back(expected);
+      recent_heads.insert(expected);
+      if (recent.size() > kRecentHeads) {
+        recent_heads.erase(recent.front());
+        recent.pop_front();
+      }
       ++out.records;
       line.clear();
       in_line = false;

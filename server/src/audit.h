@@ -6,21 +6,32 @@
  * the one before it. Private to server/.
  *
  * Trust assumptions: the chain shows that lines were changed, removed,
- * inserted or reordered, but not that the newest lines were cut off or that
- * the whole file was rewritten with a fresh chain; for that the chain head
- * must be kept somewhere else (anchoring with RFC 3161 is not done yet).
+ * inserted or reordered. That the newest lines were not cut off, or the
+ * whole file rewritten with a fresh chain, is shown by anchors: on a
+ * schedule the chain head is timestamped by a TSA (RFC 3161) and the token is
+ * written as an "audit-anchor" record; a rewritten chain cannot carry the
+ * old tokens, and lines cut after the last anchor are the only ones at risk.
  * Times are the caller's (server/ owns the clock).
  */
 #include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "hanko/common/bytes.h"
 #include "hanko/common/clock.h"
 #include "hanko/common/error.h"
 #include "hanko/common/json.h"
+
+namespace hanko::tsa {
+class TimestampSource;
+}
+namespace hanko::certstore {
+class TrustStore;
+}
 
 namespace hanko::server {
 
@@ -28,6 +39,9 @@ namespace hanko::server {
 inline constexpr std::string_view kAuditChainUrl = "https://hanko.example/fhir/StructureDefinition/audit-chain";
 /** The link of the first record of a file: SHA-256 of the empty string. */
 inline constexpr std::string_view kAuditGenesis = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/** AuditEvent.extension urls of an anchor record: the chain head it timestamps, and the RFC 3161 token. */
+inline constexpr std::string_view kAuditAnchorHeadUrl = "https://hanko.example/fhir/StructureDefinition/audit-anchor-head";
+inline constexpr std::string_view kAuditAnchorTokenUrl = "https://hanko.example/fhir/StructureDefinition/audit-anchor-token";
 /** Longest line written or read. */
 inline constexpr std::size_t kAuditMaxLine = 1u << 20;
 
@@ -47,6 +61,8 @@ struct AuditRecord {
   std::string patient_reference;
   std::string signer;         ///< signer certificate subject and serial
   int http_status = 0;
+  std::string anchor_head;  ///< anchor records: the hex chain head timestamped (imprint = SHA-256 of these 64 ASCII bytes)
+  Bytes anchor_token;       ///< anchor records: the RFC 3161 TimeStampToken (DER)
 };
 
 /** AuditEvent.outcome for an HTTP status: 2xx/3xx 0, 4xx 4, 5xx 8. */
@@ -82,14 +98,29 @@ class AuditLog {
   Result<void> append(const AuditRecord& record);
   /** Hex SHA-256 of the last line written (kAuditGenesis for an empty file). */
   std::string head() const;
+  /** Lines in the file (counted once at open, then kept). */
+  std::uint64_t records() const;
+  /**
+   * Timestamps the current chain head with `tsa` and appends an
+   * "audit-anchor" record carrying the token. Does nothing (returns false)
+   * when the head was anchored already. The TSA is called without holding
+   * the log's lock, so requests keep being audited meanwhile.
+   */
+  Result<bool> anchor(tsa::TimestampSource& tsa, TimePoint now);
+  /** When the last anchor of this process was written; nullopt before the first. */
+  std::optional<TimePoint> last_anchor() const;
   const std::filesystem::path& path() const { return m_options.file; }
 
  private:
-  AuditLog(AuditOptions options, int fd, std::string head);
+  AuditLog(AuditOptions options, int fd, std::string head, std::uint64_t records);
+  Result<void> append_locked(const AuditRecord& record);
   AuditOptions m_options;
   int m_fd = -1;
   mutable std::mutex m_mu;
   std::string m_head;
+  std::uint64_t m_records = 0;
+  std::string m_anchored_head;
+  std::optional<TimePoint> m_last_anchor;
 };
 
 struct AuditVerification {
@@ -98,14 +129,23 @@ struct AuditVerification {
   std::size_t line = 0;     ///< first bad line (1-based) when !ok
   std::string reason;       ///< one line
   std::string head;         ///< hex SHA-256 of the last intact line
+  std::size_t anchors = 0;  ///< anchor records found (and checked)
+  bool anchors_verified = false;  ///< the anchors' TSA signatures and chains were checked (a TSA trust store was given)
+  std::size_t last_anchor_line = 0;  ///< 0 when none
+  std::optional<TimePoint> last_anchor_time;  ///< genTime of the last anchor
 };
 
 /**
  * Reads `file` line by line and recomputes the chain. A changed line breaks
  * the link of the next line, a removed or reordered line the link at the gap;
- * an inserted line fails itself or the line after it. Error only when the file
- * cannot be read.
+ * an inserted line fails itself or the line after it. Anchor records are
+ * checked too: the head they name must be the link of a line at or before
+ * them (among the 100,000 before), the token's imprint must be the SHA-256 of
+ * that head, and, when `tsa_trust` is given, the token's signature and TSA
+ * chain must verify at its genTime (tsa::verify_token). Error only when the
+ * file cannot be read.
  */
-Result<AuditVerification> verify_audit_file(const std::filesystem::path& file);
+Result<AuditVerification> verify_audit_file(const std::filesystem::path& file,
+                                            const certstore::TrustStore* tsa_trust = nullptr);
 
 }  // namespace hanko::server
