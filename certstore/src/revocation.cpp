@@ -197,6 +197,7 @@ struct Evaluation {
   std::optional<std::string> reason;
   std::optional<TimePoint> this_update, next_update, produced_at;
   std::string responder;
+  Bytes responder_der;  ///< OCSP: the DER of the certificate that signed the response
 };
 
 Evaluation bad(Status s, std::string why) {
@@ -488,8 +489,9 @@ struct RevocationChecker::Impl {
       out.this_update = e.this_update;
       out.next_update = e.next_update;
     };
-    auto finish = [&](const std::string& where, const Evaluation& e, bool from_cache) {
+    auto finish = [&](const std::string& where, const Evaluation& e, bool from_cache, X509_CRL* crl) {
       out.attempts.push_back("CRL " + where + (from_cache ? " (cached)" : "") + ": " + verdict(e));
+      out.der = ossl::to_der<i2d_X509_CRL>(crl);
       out.status = e.status;
       out.url = where;
       out.revocation_time = e.revocation_time;
@@ -512,7 +514,7 @@ struct RevocationChecker::Impl {
       }
       Evaluation e = evaluate_crl(f.crl.get(), cert, issuer, at, dps.all_uris);
       if (is_final(e.status)) {
-        return finish("file " + f.path, e, false);
+        return finish("file " + f.path, e, false, f.crl.get());
       }
       note("file " + f.path, e);
     }
@@ -535,7 +537,7 @@ struct RevocationChecker::Impl {
           Evaluation e = crl ? evaluate_crl(crl.get(), cert, issuer, at, dps.all_uris)
                              : bad(Status::invalid, "the cached CRL cannot be parsed");
           if (is_final(e.status)) {
-            return finish(url, e, true);
+            return finish(url, e, true, crl.get());
           }
           saw_invalid = saw_invalid || e.status == Status::invalid;
           out.attempts.push_back("CRL " + url + " (cached): " + verdict(e) + "; fetching again");
@@ -567,7 +569,7 @@ struct RevocationChecker::Impl {
         continue;
       }
       remember(key, "crl", url, resp->body, e, at, out);
-      return finish(url, e, false);
+      return finish(url, e, false, crl.get());
     }
     out.status = saw_invalid ? Status::invalid : Status::unavailable;
     return out;
@@ -670,6 +672,7 @@ struct RevocationChecker::Impl {
     }
     Evaluation e;
     e.responder = subject_of(signer);
+    e.responder_der = ossl::x509_to_der(signer);
     if (ASN1_item_verify(ASN1_ITEM_rptr(OCSP_RESPDATA), OCSP_resp_get0_tbs_sigalg(bs.get()), OCSP_resp_get0_signature(bs.get()),
                          OCSP_resp_get0_respdata(bs.get()), X509_get0_pubkey(signer)) != 1) {
       clear_openssl_errors();
@@ -770,8 +773,10 @@ struct RevocationChecker::Impl {
       }
       out.url = url;
     };
-    auto finish = [&](const std::string& url, const Evaluation& e, bool from_cache) {
+    auto finish = [&](const std::string& url, const Evaluation& e, bool from_cache, ByteView der) {
       out.attempts.push_back("OCSP " + url + (from_cache ? " (cached)" : "") + ": " + verdict(e));
+      out.der.assign(der.begin(), der.end());
+      out.responder_certificate = e.responder_der;
       out.status = e.status;
       out.url = url;
       out.revocation_time = e.revocation_time;
@@ -806,7 +811,7 @@ struct RevocationChecker::Impl {
         Evaluation e = resp ? evaluate_ocsp(resp.get(), cid.get(), cert, issuer, at, nullptr)
                             : bad(Status::invalid, "the cached response cannot be parsed");
         if (is_final(e.status)) {
-          return finish((*cached)->url, e, true);
+          return finish((*cached)->url, e, true, (*cached)->der);
         }
         saw_invalid = saw_invalid || e.status == Status::invalid;
         out.attempts.push_back("OCSP " + (*cached)->url + " (cached): " + verdict(e) + "; asking again");
@@ -858,7 +863,133 @@ struct RevocationChecker::Impl {
         continue;
       }
       remember(key, "ocsp", url, resp->body, e, at, out);
-      return finish(url, e, false);
+      return finish(url, e, false, as_bytes(resp->body));
+    }
+    out.status = saw_invalid ? Status::invalid : Status::unavailable;
+    return out;
+  }
+
+  // ---- Supplied data (embedded in a signature) ----------------------------------
+
+  /** producedAt and the thisUpdate of the SingleResponse for `cid`, when the response holds one. */
+  static std::optional<TimePoint> ocsp_issue_time(OCSP_RESPONSE* resp, OCSP_CERTID* cid) {
+    ossl::OcspBasicRespPtr bs(OCSP_response_get1_basic(resp));
+    if (!bs) {
+      clear_openssl_errors();
+      return std::nullopt;
+    }
+    const int idx = OCSP_resp_find(bs.get(), cid, -1);
+    if (idx < 0) {
+      return std::nullopt;
+    }
+    ASN1_GENERALIZEDTIME* thisupd = nullptr;
+    OCSP_single_get0_status(OCSP_resp_get0(bs.get(), idx), nullptr, nullptr, &thisupd, nullptr);
+    const auto tu = to_tp(thisupd);
+    const auto pa = to_tp(OCSP_resp_get0_produced_at(bs.get()));
+    if (!tu || !pa) {
+      return std::nullopt;
+    }
+    return std::max(*tu, *pa);
+  }
+
+  /** Whether the (successful) response carries a SingleResponse for `cid`. */
+  static bool ocsp_covers(OCSP_RESPONSE* resp, OCSP_CERTID* cid) {
+    if (cid == nullptr || OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+      return false;
+    }
+    ossl::OcspBasicRespPtr bs(OCSP_response_get1_basic(resp));
+    const bool found = bs && OCSP_resp_find(bs.get(), cid, -1) >= 0;
+    clear_openssl_errors();
+    return found;
+  }
+
+  RevocationResult check_supplied(const X509* cert, const X509* issuer, TimePoint at, const SuppliedRevocationData& data,
+                                  SuppliedTime mode) const {
+    RevocationResult out;
+    bool saw_invalid = false;
+    // Whether a final evaluation may speak about `at` (issued_after: it must not predate `at`).
+    auto too_early = [&](const Evaluation& e) {
+      return mode == SuppliedTime::issued_after && e.this_update && *e.this_update + opts.clock_skew < at;
+    };
+    auto take = [&](Source src, const std::string& where, const Evaluation& e, ByteView der) {
+      out.attempts.push_back(where + ": " + verdict(e));
+      out.status = e.status;
+      out.source = src;
+      out.url = where;
+      out.revocation_time = e.revocation_time;
+      out.revocation_reason = e.reason;
+      out.this_update = e.this_update;
+      out.next_update = e.next_update;
+      out.produced_at = e.produced_at;
+      out.responder = e.responder;
+      out.responder_certificate = e.responder_der;
+      out.der.assign(der.begin(), der.end());
+      return out;
+    };
+    ossl::OcspCertIdPtr cid1(OCSP_cert_to_id(EVP_sha1(), cert, issuer));
+    ossl::OcspCertIdPtr cid256(OCSP_cert_to_id(EVP_sha256(), cert, issuer));
+    clear_openssl_errors();
+    for (std::size_t i = 0; i < data.ocsp_responses.size(); ++i) {
+      const std::string where = "supplied OCSP response " + std::to_string(i);
+      auto resp = parse_ocsp_response(data.ocsp_responses[i]);
+      if (!resp) {
+        out.attempts.push_back(where + ": not a DER OCSPResponse (ignored)");
+        continue;
+      }
+      OCSP_CERTID* cid = ocsp_covers(resp.get(), cid1.get()) ? cid1.get()
+                         : ocsp_covers(resp.get(), cid256.get()) ? cid256.get()
+                                                                  : nullptr;
+      if (cid == nullptr) {
+        continue;  // about other certificates
+      }
+      TimePoint when = at;
+      if (mode == SuppliedTime::issued_after) {
+        when = ocsp_issue_time(resp.get(), cid).value_or(at);
+      }
+      Evaluation e = evaluate_ocsp(resp.get(), cid, cert, issuer, when, nullptr);
+      if (!is_final(e.status)) {
+        out.attempts.push_back(where + ": " + verdict(e));
+        saw_invalid = saw_invalid || e.status == Status::invalid;
+        out.source = Source::ocsp;
+        out.url = where;
+        continue;
+      }
+      if (too_early(e)) {
+        out.attempts.push_back(where + ": issued at " + fmt(*e.this_update) + ", before " + fmt(at) +
+                               ": it cannot show the status at that time (ignored)");
+        continue;
+      }
+      return take(Source::ocsp, where, e, data.ocsp_responses[i]);
+    }
+    const DistributionPoints dps = distribution_points(cert);
+    for (std::size_t i = 0; i < data.crls.size(); ++i) {
+      const std::string where = "supplied CRL " + std::to_string(i);
+      auto crl = parse_crl(to_string(data.crls[i]));
+      if (!crl) {
+        out.attempts.push_back(where + ": not a DER CRL (ignored)");
+        continue;
+      }
+      if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_issuer_name(cert)) != 0) {
+        continue;  // another CA's CRL
+      }
+      TimePoint when = at;
+      if (mode == SuppliedTime::issued_after) {
+        when = to_tp(X509_CRL_get0_lastUpdate(crl.get())).value_or(at);
+      }
+      Evaluation e = evaluate_crl(crl.get(), cert, issuer, when, dps.all_uris);
+      if (!is_final(e.status)) {
+        out.attempts.push_back(where + ": " + verdict(e));
+        saw_invalid = saw_invalid || e.status == Status::invalid;
+        out.source = Source::crl;
+        out.url = where;
+        continue;
+      }
+      if (too_early(e)) {
+        out.attempts.push_back(where + ": issued at " + fmt(*e.this_update) + ", before " + fmt(at) +
+                               ": it cannot show the status at that time (ignored)");
+        continue;
+      }
+      return take(Source::crl, where, e, data.crls[i]);
     }
     out.status = saw_invalid ? Status::invalid : Status::unavailable;
     return out;
@@ -874,6 +1005,55 @@ RevocationChecker::RevocationChecker(RevocationChecker&&) noexcept = default;
 RevocationChecker& RevocationChecker::operator=(RevocationChecker&&) noexcept = default;
 
 const std::vector<std::string>& RevocationChecker::load_errors() const { return m_impl->load_errors; }
+
+RevocationResult RevocationChecker::check_supplied(const X509* cert, const X509* issuer, TimePoint at,
+                                                   const SuppliedRevocationData& data, SuppliedTime mode) const {
+  RevocationResult result;
+  if (cert == nullptr || issuer == nullptr) {
+    result.status = Status::invalid;
+    result.message = "revocation check: no certificate or no issuer given";
+    return result;
+  }
+  const std::string label = cert_label(cert);
+  if (X509_NAME_cmp(X509_get_subject_name(issuer), X509_get_issuer_name(cert)) != 0 ||
+      X509_verify(const_cast<X509*>(cert), X509_get0_pubkey(issuer)) != 1) {
+    clear_openssl_errors();
+    result.status = Status::invalid;
+    result.message = "revocation check of certificate " + label + ": '" + subject_of(issuer) + "' is not its issuer";
+    return result;
+  }
+  RevocationResult r = m_impl->check_supplied(cert, issuer, at, data, mode);
+  switch (r.status) {
+    case Status::good:
+      r.message = "certificate " + label + " is not revoked according to the " + r.url;
+      break;
+    case Status::revoked:
+      r.message = "certificate " + label + " was revoked" + (r.revocation_time ? " at " + fmt(*r.revocation_time) : std::string()) +
+                  (r.revocation_reason ? " (" + *r.revocation_reason + ")" : std::string()) + " according to the " + r.url;
+      break;
+    case Status::unknown:
+      r.message = "the " + r.url + " does not know certificate " + label + " (status unknown)";
+      break;
+    default: {
+      r.message = std::string(r.status == Status::invalid ? "supplied revocation data for certificate " + label + " failed its checks: "
+                                                          : "no usable supplied revocation data for certificate " + label + ": ");
+      for (std::size_t i = 0; i < r.attempts.size(); ++i) {
+        r.message += (i == 0 ? "" : "; ") + r.attempts[i];
+      }
+      if (r.attempts.empty()) {
+        r.message += "none is about this certificate";
+      }
+      return r;
+    }
+  }
+  if (r.this_update) {
+    r.message += "; thisUpdate " + fmt(*r.this_update);
+  }
+  if (r.next_update) {
+    r.message += ", nextUpdate " + fmt(*r.next_update);
+  }
+  return r;
+}
 const RevocationOptions& RevocationChecker::options() const { return m_impl->opts; }
 
 RevocationResult RevocationChecker::check(const X509* cert, const X509* issuer, TimePoint at) const {

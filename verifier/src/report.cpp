@@ -137,6 +137,8 @@ json::Value to_json(const ValidationReport& report) {
       to.emplace_back("policy", t.policy.empty() ? json::Value() : json::Value(t.policy));
       to.emplace_back("tsa", t.tsa ? cert_json(*t.tsa) : json::Value());
       to.emplace_back("message", json::Value(t.message));
+      to.emplace_back("controlTime", time_or_null(t.control_time));
+      to.emplace_back("digestAlgorithm", t.digest_algorithm.empty() ? json::Value() : json::Value(t.digest_algorithm));
       ts.emplace_back(std::move(to));
     }
     o.emplace_back("timestamps", json::Value(std::move(ts)));
@@ -223,7 +225,11 @@ std::string to_text(const ValidationReport& report) {
       out << "  Claimed signing time: " << format_rfc3339(*s.claimed_signing_time) << "\n";
     }
     for (const auto& t : s.timestamps) {
-      out << "  Timestamp: " << block_indication_name(t.indication);
+      out << "  " << (t.type == "ARCHIVE_TIMESTAMP" ? "Archive timestamp: " : "Timestamp: ")
+          << block_indication_name(t.indication);
+      if (t.sub_indication != SubIndication::none) {
+        out << " / " << sub_indication_name(t.sub_indication);
+      }
       if (t.gen_time) {
         out << ", genTime " << format_rfc3339(*t.gen_time);
       }

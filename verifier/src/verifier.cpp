@@ -8,11 +8,13 @@
 #include "hanko/common/base64.h"
 #include "hanko/common/digest.h"
 #include "hanko/common/http_client.h"
+#include "hanko/signer/augment.h"
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
 #include "hanko/signer/jades.h"
 #include "hanko/signer/xades.h"
 #include "hanko/signer/signing_key.h"
+#include "hanko/signer/xml.h"
 #include "hanko/tsa_client/token.h"
 
 namespace hanko::verifier {
@@ -213,26 +215,168 @@ bool crypto_stage(std::string_view jws_alg, const X509* leaf, const std::vector<
   return false;
 }
 
+/**
+ * The validation data a long-term signature carries (JAdES xVals/rVals/tstVD,
+ * XAdES CertificateValues/RevocationValues/TimeStampValidationData):
+ * untrusted material, checked like fetched data before it is used.
+ */
+struct Embedded {
+  struct Datum {
+    Bytes der;
+    bool ocsp = false;
+    std::size_t position = 0;  ///< the unsigned property it came from
+    std::size_t index = 0;     ///< among the embedded data of its kind, in document order
+  };
+  std::vector<ossl::X509Ptr> certificates;
+  std::vector<Datum> revocation;
+  /** Position and genTime of every archive timestamp that passed. */
+  std::vector<std::pair<std::size_t, TimePoint>> archive_poe;
+  std::unique_ptr<certstore::RevocationChecker> own_checker;
+  const certstore::RevocationChecker* checker = nullptr;
+  TimePoint validation_time;
+
+  /**
+   * The proof of existence of data in the unsigned property at `position`:
+   * the genTime of the earliest valid archive timestamp after it, else the
+   * validation time (EN 319 102-1 5.6.2.3 POE extraction).
+   */
+  TimePoint poe_of(std::size_t position) const {
+    std::optional<TimePoint> best;
+    for (const auto& [pos, t] : archive_poe) {
+      if (pos > position && (!best || t < *best)) {
+        best = t;
+      }
+    }
+    return best.value_or(validation_time);
+  }
+};
+
+Embedded make_embedded(const signer::LongTermView& view, const VerifyOptions& opts) {
+  Embedded e;
+  e.validation_time = opts.validation_time;
+  std::size_t crls = 0;
+  std::size_t ocsps = 0;
+  for (const auto& v : view.values) {
+    for (const auto& c : v.certificates) {
+      if (ossl::X509Ptr cert = ossl::cached_x509_from_der(c)) {
+        e.certificates.push_back(std::move(cert));
+      }
+    }
+    for (const auto& c : v.crls) {
+      e.revocation.push_back(Embedded::Datum{c, false, v.position, crls++});
+    }
+    for (const auto& o : v.ocsp_responses) {
+      e.revocation.push_back(Embedded::Datum{o, true, v.position, ocsps++});
+    }
+  }
+  if (!e.revocation.empty()) {
+    if (opts.revocation != nullptr) {
+      e.checker = opts.revocation;
+    } else {
+      certstore::RevocationOptions ro;
+      ro.fetch = false;
+      e.own_checker = std::make_unique<certstore::RevocationChecker>(HttpClient{}, certstore::TrustStore{}, nullptr, ro);
+      e.checker = e.own_checker.get();
+    }
+  }
+  return e;
+}
+
+bool valid_at(const X509* c, TimePoint t) {
+  const auto nb = ossl::asn1_time_to_timepoint(X509_get0_notBefore(c));
+  const auto na = ossl::asn1_time_to_timepoint(X509_get0_notAfter(c));
+  return nb && na && *nb <= t && t <= *na;
+}
+
+/**
+ * The status of `cert` according to the embedded revocation data: data issued
+ * at or after `after` (EN 319 102-1: it would list a revocation that happened
+ * before then), or fresh at the validation time when `after` is not set. A
+ * datum is used only if the certificate that signed it (the CA for a CRL or
+ * an OCSP answer by the CA, the delegated responder otherwise) was valid at
+ * the datum's proof of existence; `poe_rejected` says that data was set aside
+ * for that reason. nullopt when nothing usable is embedded; `why` says why.
+ */
+std::optional<certstore::RevocationResult> embedded_status(const X509* cert, const X509* issuer,
+                                                           const std::optional<TimePoint>& after, const Embedded& e,
+                                                           std::string& why, bool& poe_rejected) {
+  if (e.revocation.empty() || e.checker == nullptr) {
+    return std::nullopt;
+  }
+  std::vector<const Embedded::Datum*> candidates;
+  for (const auto& d : e.revocation) {
+    candidates.push_back(&d);
+  }
+  while (!candidates.empty()) {
+    certstore::SuppliedRevocationData data;
+    for (const auto* d : candidates) {
+      (d->ocsp ? data.ocsp_responses : data.crls).push_back(d->der);
+    }
+    certstore::RevocationResult res =
+        e.checker->check_supplied(cert, issuer, after.value_or(e.validation_time), data,
+                                  after ? certstore::SuppliedTime::issued_after : certstore::SuppliedTime::current_at);
+    if (res.status != certstore::RevocationStatus::good && res.status != certstore::RevocationStatus::revoked &&
+        res.status != certstore::RevocationStatus::unknown) {
+      why = res.message;
+      return std::nullopt;
+    }
+    auto used = std::find_if(candidates.begin(), candidates.end(), [&](const Embedded::Datum* d) {
+      return d->ocsp == (res.source == certstore::RevocationSourceKind::ocsp) && d->der == res.der;
+    });
+    if (used == candidates.end()) {
+      why = "internal: the embedded datum used cannot be found";
+      return std::nullopt;
+    }
+    const Embedded::Datum& d = **used;
+    const TimePoint poe = e.poe_of(d.position);
+    ossl::X509Ptr responder = d.ocsp ? ossl::x509_from_der(res.responder_certificate) : nullptr;
+    const X509* authority = d.ocsp ? responder.get() : issuer;
+    if (authority != nullptr && valid_at(authority, poe)) {
+      res.url = std::string(d.ocsp ? "embedded OCSP response " : "embedded CRL ") + std::to_string(d.index);
+      res.attempts = {res.url + ": " + std::string(certstore::revocation_status_name(res.status))};
+      return res;
+    }
+    poe_rejected = true;
+    why = std::string("the embedded ") + (d.ocsp ? "OCSP response " : "CRL ") + std::to_string(d.index) +
+          " has no proof of existence from a time its signer's certificate was valid (its proof of existence is " +
+          format_rfc3339(poe) + ")";
+    candidates.erase(used);
+  }
+  return std::nullopt;
+}
+
 /** OCSP/CRL status of each certificate below the anchor (RFC 5280, RFC 6960); EN 319 102-1 5.2.6 and 5.6.2.1. */
 bool revocation_stage(const std::vector<ossl::X509Ptr>& chain, const std::optional<TimePoint>& poe,
-                      const VerifyOptions& opts, SignatureReport& r) {
-  if (opts.revocation == nullptr) {
-    for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
-      RevocationReport rr;
-      rr.certificate = certstore::summarize(chain[i].get()).subject;
-      rr.status = "not-checked";
-      rr.message = "no revocation checker is configured: only CRLs loaded into the trust store were consulted";
-      r.revocation.push_back(std::move(rr));
-    }
-    r.warnings.push_back("revocation was not checked online (no revocation checker configured); only CRLs in the "
-                         "trust folder were consulted");
-    return true;
-  }
+                      const VerifyOptions& opts, SignatureReport& r, const Embedded* embedded) {
+  bool not_checked = false;
   for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
     const X509* cert = chain[i].get();
     const X509* issuer = chain[i + 1].get();
     const std::string subject = certstore::summarize(cert).subject;
-    certstore::RevocationResult res = opts.revocation->check(cert, issuer, opts.validation_time);
+    // Embedded data first (B-LT and above): issued after the proof of existence of the signature.
+    std::string embedded_why;
+    bool poe_rejected = false;
+    std::optional<certstore::RevocationResult> from_signature;
+    if (embedded != nullptr) {
+      from_signature = embedded_status(cert, issuer, poe, *embedded, embedded_why, poe_rejected);
+    }
+    if (!from_signature && opts.revocation == nullptr) {
+      RevocationReport rr;
+      rr.certificate = subject;
+      rr.status = "not-checked";
+      rr.message = "no revocation checker is configured: only CRLs loaded into the trust store were consulted";
+      if (!embedded_why.empty()) {
+        rr.message += "; " + embedded_why;
+      }
+      r.revocation.push_back(std::move(rr));
+      not_checked = true;
+      continue;
+    }
+    certstore::RevocationResult res =
+        from_signature ? std::move(*from_signature) : opts.revocation->check(cert, issuer, opts.validation_time);
+    if (!from_signature && !embedded_why.empty()) {
+      res.attempts.insert(res.attempts.begin(), "embedded data: " + embedded_why);
+    }
     RevocationReport rr;
     rr.certificate = subject;
     rr.status = std::string(certstore::revocation_status_name(res.status));
@@ -291,6 +435,11 @@ bool revocation_stage(const std::vector<ossl::X509Ptr>& chain, const std::option
         for (const auto& a : res.attempts) {
           tried += (tried.empty() ? "" : "; ") + a;
         }
+        if (poe_rejected) {
+          conclude(r, Indication::indeterminate, SubIndication::revocation_out_of_bounds_no_poe,
+                   "no usable revocation data for " + who + ": " + embedded_why + "; " + res.message);
+          return false;
+        }
         conclude(r, Indication::indeterminate, SubIndication::try_later,
                  "no usable revocation data for " + who + ": " + res.message +
                      (tried.empty() ? std::string() : " [tried: " + tried + "]") +
@@ -299,9 +448,14 @@ bool revocation_stage(const std::vector<ossl::X509Ptr>& chain, const std::option
       }
     }
   }
+  if (not_checked) {
+    r.warnings.push_back("revocation was not checked online (no revocation checker configured); only CRLs in the "
+                         "trust folder were consulted");
+    return true;
+  }
   add_check(r, "revocation", BlockIndication::passed,
             "no certificate of the chain is revoked (" + std::to_string(chain.size() > 0 ? chain.size() - 1 : 0) +
-                " checked)");
+                " checked" + (embedded != nullptr && !embedded->revocation.empty() ? ", with the data embedded in the signature first" : "") + ")");
   return true;
 }
 
@@ -355,9 +509,15 @@ bool qualification_stage(const json::Value& bundle, const X509* leaf, const std:
  * concluded.
  */
 bool certificate_stages(const json::Value& bundle, const X509* leaf, std::vector<const X509*> untrusted,
-                        std::string_view jws_alg, bool has_tst, const VerifyOptions& opts, SignatureReport& r) {
+                        std::string_view jws_alg, bool has_tst, const VerifyOptions& opts, SignatureReport& r,
+                        const Embedded* embedded = nullptr) {
   if (!crypto_stage(jws_alg, leaf, untrusted, r.best_signature_time, opts, r)) {
     return false;
+  }
+  if (embedded != nullptr) {
+    for (const auto& c : embedded->certificates) {
+      untrusted.push_back(c.get());
+    }
   }
   // --- X.509 validation at the validation time ---------------------------
   auto chain = opts.signature_trust->verify(leaf, untrusted, opts.validation_time, certstore::Purpose::signature);
@@ -457,7 +617,7 @@ bool certificate_stages(const json::Value& bundle, const X509* leaf, std::vector
     add_check(r, "key-usage", BlockIndication::passed, "keyUsage includes nonRepudiation");
   }
   // --- Revocation of the chain -------------------------------------------------
-  if (!revocation_stage(validated_chain, r.best_signature_time, opts, r)) {
+  if (!revocation_stage(validated_chain, r.best_signature_time, opts, r, embedded)) {
     return false;
   }
   // --- Qualification ------------------------------------------------------------
@@ -465,14 +625,69 @@ bool certificate_stages(const json::Value& bundle, const X509* leaf, std::vector
 }
 
 
-/** Validates one signature timestamp token over `covered` and records it (EN 319 102-1 5.4). */
-void check_timestamp(ByteView token_der, ByteView covered, const certstore::TrustStore& tsa_trust,
-                     const VerifyOptions& opts, TimestampReport& ts, SignatureReport& r) {
-    auto v = tsa::verify_token(token_der, covered, tsa_trust, opts.validation_time);
+/** Copies `base` (anchors, intermediates, CRLs) and adds `extra` certificates as path-building material only. */
+certstore::TrustStore store_with(const certstore::TrustStore& base, const std::vector<ossl::X509Ptr>& extra) {
+  certstore::TrustStore out;
+  for (const auto& a : base.anchors()) {
+    out.add_anchor(ossl::up_ref(a.get()));
+  }
+  for (const auto& i : base.intermediates()) {
+    out.add_intermediate(ossl::up_ref(i.get()));
+  }
+  for (const auto& c : base.crls()) {
+    if (X509_CRL_up_ref(c.get()) == 1) {
+      out.add_crl(ossl::X509CrlPtr(c.get()));
+    }
+  }
+  for (const auto& c : extra) {
+    out.add_intermediate(ossl::up_ref(c.get()));
+  }
+  return out;
+}
+
+/**
+ * The timestamps of a signature (EN 319 102-1 5.4 time-stamp validation and
+ * 5.6.3 validation process for signatures with archival data), newest first:
+ * each token is checked (imprint, CMS signature, ESSCertID, TSA chain) at its
+ * control time, which is the genTime of the earliest valid archive timestamp
+ * after it (its proof of existence: past certificate validation) or else the
+ * validation time; the TSA's revocation is read from the embedded data when it
+ * is there. Every valid token is a proof of existence of the signature:
+ * r.best_signature_time is the earliest. An archive timestamp whose imprint
+ * or signature does not verify means that the data it protects was changed:
+ * TOTAL-FAILED (returns false). A token that is merely not trusted (chain,
+ * revocation) only loses its proof of existence (a warning).
+ */
+bool timestamp_stage(const signer::LongTermView& view, Embedded& e, const certstore::TrustStore& base_tsa_trust,
+                     const VerifyOptions& opts, SignatureReport& r) {
+  const std::size_t n = view.timestamps.size();
+  std::optional<certstore::TrustStore> extended;
+  if (!e.certificates.empty()) {
+    extended.emplace(store_with(base_tsa_trust, e.certificates));
+  }
+  const certstore::TrustStore& tsa_trust = extended ? *extended : base_tsa_trust;
+  std::vector<TimestampReport> reports(n);
+  std::vector<std::optional<TimePoint>> valid(n);
+  std::optional<std::size_t> broken_archive;
+  for (std::size_t k = n; k-- > 0;) {
+    const signer::EmbeddedTimestamp& t = view.timestamps[k];
+    const bool archive = t.kind == signer::EmbeddedTimestamp::Kind::archive;
+    TimestampReport& ts = reports[k];
+    ts.type = archive ? "ARCHIVE_TIMESTAMP" : "SIGNATURE_TIMESTAMP";
+    std::optional<TimePoint> poe;
+    for (std::size_t j = k + 1; j < n; ++j) {
+      if (view.timestamps[j].kind == signer::EmbeddedTimestamp::Kind::archive && valid[j] && (!poe || *valid[j] < *poe)) {
+        poe = valid[j];
+      }
+    }
+    const TimePoint control = poe.value_or(opts.validation_time);
+    ts.control_time = control;
+    auto v = tsa::verify_token(t.token, as_bytes(t.covered), tsa_trust, control);
     if (v.info) {
       ts.gen_time = v.info->gen_time;
       ts.serial_number = v.info->serial_hex;
       ts.policy = v.info->policy_oid;
+      ts.digest_algorithm = std::string(digest_name(v.info->imprint_alg));
       if (v.info->tsa_cert) {
         ts.tsa = cert_info(v.info->tsa_cert.get());
       }
@@ -498,13 +713,87 @@ void check_timestamp(ByteView token_der, ByteView covered, const certstore::Trus
         ts.sub_indication = SubIndication::format_failure;
         break;
     }
+    if (poe && v.status == tsa::TokenStatus::ok) {
+      ts.message += " (TSA chain checked at " + format_rfc3339(control) + ", the proof of existence given by a later archive timestamp)";
+    }
+    // The TSA certificate's revocation, from the validation data in the signature.
     if (ts.indication == BlockIndication::passed && ts.gen_time) {
+      bool checked = false;
+      for (std::size_t i = 0; i + 1 < v.chain.chain.size(); ++i) {
+        const X509* cert = v.chain.chain[i].get();
+        std::string why;
+        bool poe_rejected = false;
+        auto res = embedded_status(cert, v.chain.chain[i + 1].get(), ts.gen_time, e, why, poe_rejected);
+        if (!res) {
+          if (poe_rejected) {
+            ts.indication = BlockIndication::indeterminate;
+            ts.sub_indication = SubIndication::revocation_out_of_bounds_no_poe;
+            ts.message = why;
+            break;
+          }
+          continue;
+        }
+        checked = true;
+        if (res->status == certstore::RevocationStatus::revoked &&
+            (!res->revocation_time || *res->revocation_time <= control)) {
+          const bool before = res->revocation_time && *res->revocation_time <= *ts.gen_time;
+          ts.indication = before ? BlockIndication::failed : BlockIndication::indeterminate;
+          ts.sub_indication = before ? SubIndication::revoked : SubIndication::revoked_no_poe;
+          ts.message = "the TSA chain is revoked: " + res->message;
+          break;
+        }
+        if (res->status == certstore::RevocationStatus::unknown) {
+          ts.indication = BlockIndication::indeterminate;
+          ts.sub_indication = SubIndication::certificate_chain_general_failure;
+          ts.message = res->message;
+          break;
+        }
+      }
+      if (ts.indication == BlockIndication::passed) {
+        ts.message += checked ? "; the TSA certificate's revocation status comes from the data embedded in the signature"
+                              : "; the TSA certificate's revocation was not checked (no embedded data for it)";
+      }
+    }
+    if (ts.indication == BlockIndication::passed) {
+      valid[k] = ts.gen_time;
+      if (archive) {
+        e.archive_poe.emplace_back(t.position, *ts.gen_time);
+      }
+    } else if (archive && ts.indication == BlockIndication::failed && ts.sub_indication != SubIndication::revoked) {
+      broken_archive = k;
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    TimestampReport& ts = reports[k];
+    if (ts.indication == BlockIndication::passed) {
       if (!r.best_signature_time || *ts.gen_time < *r.best_signature_time) {
         r.best_signature_time = ts.gen_time;
       }
     } else {
-      r.warnings.push_back("the signature timestamp is not valid and gives no proof of existence: " + ts.message);
+      r.warnings.push_back(std::string(ts.type == "ARCHIVE_TIMESTAMP" ? "an archive timestamp" : "the signature timestamp") +
+                           " is not valid and gives no proof of existence: " + ts.message);
     }
+    r.timestamps.push_back(std::move(ts));
+  }
+  if (broken_archive) {
+    const TimestampReport& ts = r.timestamps[*broken_archive];
+    conclude(r, Indication::total_failed, ts.sub_indication,
+             "archive timestamp " + std::to_string(*broken_archive + 1) + " does not verify (" +
+                 std::string(sub_indication_name(ts.sub_indication)) + "): " + ts.message +
+                 ". The signature, the signed data or the validation data it protects was changed after it was made");
+    return false;
+  }
+  return true;
+}
+
+std::string level_suffix(signer::SignatureLevel level) {
+  switch (level) {
+    case signer::SignatureLevel::B_B: return "B";
+    case signer::SignatureLevel::B_T: return "T";
+    case signer::SignatureLevel::B_LT: return "LT";
+    case signer::SignatureLevel::B_LTA: return "LTA";
+  }
+  return "B";
 }
 
 void validate_signature(const json::Value& bundle, const json::Value& sig_el, const VerifyOptions& opts,
@@ -673,35 +962,22 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
   add_check(r, "signature-value", BlockIndication::passed,
             std::string(*alg_name) + " signature verifies over the " + std::string(canon->name()) +
                 " canonical document");
-  // --- Timestamps: proof of existence of the signature value --------------
-  bool has_tst = false;
-  const certstore::TrustStore& tsa_trust = opts.tsa_trust != nullptr ? *opts.tsa_trust : *opts.signature_trust;
-  for (const auto& item : jws->etsi_u) {
-    const json::Value* sig_tst = item.find("sigTst");
-    if (sig_tst == nullptr) {
-      r.warnings.push_back("an etsiU item hanko does not process was ignored");
-      continue;
-    }
-    const json::Value* tokens = sig_tst->find("tstTokens");
-    if (tokens == nullptr || !tokens->is_array() || tokens->as_array().size() != 1) {
-      conclude(r, Indication::total_failed, SubIndication::format_failure, "sigTst must hold exactly one token");
-      return;
-    }
-    has_tst = true;
-    TimestampReport ts;
-    const std::string* val = tokens->as_array().front().find_string("val");
-    auto der = val != nullptr ? base64_decode(*val) : std::nullopt;
-    if (!der) {
-      ts.indication = BlockIndication::failed;
-      ts.sub_indication = SubIndication::format_failure;
-      ts.message = "the timestamp token is not base64";
-      r.timestamps.push_back(std::move(ts));
-      continue;
-    }
-    check_timestamp(*der, as_bytes(jws->signature_b64), tsa_trust, opts, ts, r);
-    r.timestamps.push_back(std::move(ts));
+  // --- Timestamps and validation data (B-T, B-LT, B-LTA) ---------------------
+  auto lt = signer::read_jades_long_term(to_string(*jws_bytes), *canonical);
+  if (!lt) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure, lt.error().message);
+    return;
   }
-  r.format = has_tst ? "JAdES-BASELINE-T" : "JAdES-BASELINE-B";
+  for (const auto& ignored : lt->ignored) {
+    r.warnings.push_back("an etsiU item hanko does not process was ignored: " + ignored);
+  }
+  r.format = "JAdES-BASELINE-" + level_suffix(lt->level);
+  const bool has_tst = !lt->timestamps.empty();
+  const certstore::TrustStore& tsa_trust = opts.tsa_trust != nullptr ? *opts.tsa_trust : *opts.signature_trust;
+  Embedded embedded = make_embedded(*lt, opts);
+  if (!timestamp_stage(*lt, embedded, tsa_trust, opts, r)) {
+    return;
+  }
   if (r.claimed_signing_time && r.best_signature_time && *r.claimed_signing_time > *r.best_signature_time + std::chrono::minutes(5)) {
     r.warnings.push_back("the claimed signing time is after the signature timestamp");
   }
@@ -710,7 +986,7 @@ void validate_signature(const json::Value& bundle, const json::Value& sig_el, co
   for (std::size_t i = 1; i < certs.size(); ++i) {
     untrusted.push_back(certs[i].get());
   }
-  if (!certificate_stages(bundle, leaf, untrusted, *alg_name, has_tst, opts, r)) {
+  if (!certificate_stages(bundle, leaf, untrusted, *alg_name, has_tst, opts, r, &embedded)) {
     return;
   }
   conclude(r, Indication::total_passed, SubIndication::none);
@@ -827,7 +1103,7 @@ Result<ValidationReport> verify_xml_bundle_text(std::string_view xml, const Veri
   report.document_sha256 = core->document_sha256_hex;
   SignatureReport r;
   r.id = "signature-1";
-  r.format = core->level == signer::Level::B_T ? "XAdES-BASELINE-T" : "XAdES-BASELINE-B";
+  r.format = core->level == signer::Level::B_B ? "XAdES-BASELINE-B" : "XAdES-BASELINE-T";
   r.target_format = std::string(signer::kXmlTargetFormat);
   r.signature_type = core->commitment_type;
   r.algorithm = core->alg ? std::string(signer::jws_alg_name(*core->alg)) : std::string();
@@ -888,18 +1164,40 @@ Result<ValidationReport> verify_xml_bundle_text(std::string_view xml, const Veri
              "the CommitmentTypeIndication " + core->commitment_type + " is not one of the Bundle.signature.type codes");
     return finish();
   }
+  // Timestamps and validation data (B-T, B-LT, B-LTA). The #document bytes are
+  // needed only for archive timestamps: read once without them, again with them.
+  auto lt = signer::read_xades_long_term(core->signature_xml, {});
+  if (lt && std::any_of(lt->timestamps.begin(), lt->timestamps.end(), [](const signer::EmbeddedTimestamp& t) {
+        return t.kind == signer::EmbeddedTimestamp::Kind::archive;
+      })) {
+    auto doc = signer::xml::Document::parse(xml);
+    auto bytes = doc ? signer::xml::fhir_xml_document(*doc) : Result<std::string>(std::unexpected(doc.error()));
+    if (!bytes) {
+      conclude(r, Indication::indeterminate, SubIndication::signed_data_not_found,
+               "the signed document cannot be canonicalized: " + bytes.error().message);
+      return finish();
+    }
+    lt = signer::read_xades_long_term(core->signature_xml, *bytes);
+  }
+  if (!lt) {
+    conclude(r, Indication::total_failed, SubIndication::format_failure, lt.error().message);
+    return finish();
+  }
+  for (const auto& ignored : lt->ignored) {
+    r.warnings.push_back("an unsigned property hanko does not process was ignored: " + ignored);
+  }
+  r.format = "XAdES-BASELINE-" + level_suffix(lt->level);
   const certstore::TrustStore& tsa_trust = opts.tsa_trust != nullptr ? *opts.tsa_trust : *opts.signature_trust;
-  for (const auto& t : core->timestamps) {
-    TimestampReport ts;
-    check_timestamp(t.token_der, as_bytes(t.covered), tsa_trust, opts, ts, r);
-    r.timestamps.push_back(std::move(ts));
+  Embedded embedded = make_embedded(*lt, opts);
+  if (!timestamp_stage(*lt, embedded, tsa_trust, opts, r)) {
+    return finish();
   }
   std::vector<const X509*> untrusted;
   for (const auto& c : core->chain) {
     untrusted.push_back(c.get());
   }
-  if (!certificate_stages(core->policy_view, core->signer_cert.get(), untrusted, r.algorithm, !core->timestamps.empty(),
-                          opts, r)) {
+  if (!certificate_stages(core->policy_view, core->signer_cert.get(), untrusted, r.algorithm, !lt->timestamps.empty(),
+                          opts, r, &embedded)) {
     return finish();
   }
   conclude(r, Indication::total_passed, SubIndication::none);

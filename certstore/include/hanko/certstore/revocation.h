@@ -38,6 +38,7 @@
 #include <openssl/x509.h>
 
 #include "hanko/certstore/trust_store.h"
+#include "hanko/common/bytes.h"
 #include "hanko/common/clock.h"
 #include "hanko/common/error.h"
 #include "hanko/common/http_client.h"
@@ -91,6 +92,41 @@ struct RevocationResult {
   std::string message;
   /** Each source tried and its outcome, in order, e.g. "OCSP http://127.0.0.1:5/ocsp: connection refused". */
   std::vector<std::string> attempts;
+  /**
+   * For good, revoked and unknown: the data that decided, DER (a CRL's
+   * CertificateList, or the whole OCSPResponse), re-encoded from the parsed
+   * object for CRLs (so a PEM CRL becomes DER) and as received for OCSP. This
+   * is what a long-term signature embeds (JAdES rVals, XAdES RevocationValues).
+   */
+  Bytes der;
+  /** For OCSP: the DER certificate that signed the response (the CA or a delegated responder); else empty. */
+  Bytes responder_certificate;
+};
+
+/**
+ * Revocation data carried inside a signature (JAdES rVals/tstVD, XAdES
+ * RevocationValues/TimeStampValidationData): untrusted bytes, checked exactly
+ * like fetched data.
+ */
+struct SuppliedRevocationData {
+  std::vector<Bytes> crls;            ///< DER CertificateList
+  std::vector<Bytes> ocsp_responses;  ///< DER OCSPResponse
+};
+
+/** How supplied revocation data must relate to the time given to check_supplied(). */
+enum class SuppliedTime {
+  /** Fresh at `at`, exactly as fetched data must be (thisUpdate <= at + skew, at <= nextUpdate). */
+  current_at,
+  /**
+   * Issued at or after `at` (thisUpdate >= at - clock_skew), so that it would
+   * list a revocation that happened before `at`. Its nextUpdate is not held
+   * against it: long-term validation reads it years later (EN 319 102-1
+   * 5.6.2.1 past certificate validation; the caller establishes its proof of
+   * existence). Every other check (signature, issuer, authorization, scope,
+   * responder validity at producedAt) runs as for fetched data, at the
+   * datum's own thisUpdate (CRL) or max(thisUpdate, producedAt) (OCSP).
+   */
+  issued_after,
 };
 
 /** Which sources to consult and in what order. */
@@ -201,6 +237,19 @@ class RevocationChecker {
    * sign `cert` gives `invalid`. Thread-safe.
    */
   RevocationResult check(const X509* cert, const X509* issuer, TimePoint at) const;
+
+  /**
+   * Status of `cert` from `data` only: no network, no cache, no configured
+   * CRL files. OCSP responses are tried first, then CRLs (whatever
+   * RevocationOptions::order says; each supplied datum is final or unusable
+   * on its own). OCSP CertIDs with SHA-1 or SHA-256 are matched. The result's
+   * `url` is "supplied OCSP response N" / "supplied CRL N" (0-based index in
+   * `data`); `der` is that datum. When nothing usable is found the status is
+   * `invalid` if some datum about this certificate failed a check, else
+   * `unavailable`. Thread-safe.
+   */
+  RevocationResult check_supplied(const X509* cert, const X509* issuer, TimePoint at, const SuppliedRevocationData& data,
+                                  SuppliedTime mode) const;
 
   /** One line per configured CRL file that could not be used (unreadable, too large, not a CRL). */
   const std::vector<std::string>& load_errors() const;

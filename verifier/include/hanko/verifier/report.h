@@ -69,7 +69,7 @@ struct CheckResult {
 };
 
 struct TimestampReport {
-  std::string type = "SIGNATURE_TIMESTAMP";
+  std::string type = "SIGNATURE_TIMESTAMP";  ///< "SIGNATURE_TIMESTAMP" (sigTst, SignatureTimeStamp) | "ARCHIVE_TIMESTAMP" (arcTst, ArchiveTimeStamp)
   BlockIndication indication = BlockIndication::indeterminate;
   SubIndication sub_indication = SubIndication::none;
   std::optional<TimePoint> gen_time;
@@ -77,6 +77,13 @@ struct TimestampReport {
   std::string policy;
   std::optional<CertificateInfo> tsa;
   std::string message;
+  /**
+   * When the TSA chain was checked: the validation time, or (EN 319 102-1
+   * past validation) the genTime of the earliest valid later archive
+   * timestamp, which proves the token existed then.
+   */
+  std::optional<TimePoint> control_time;
+  std::string digest_algorithm;  ///< the messageImprint algorithm ("SHA-256", ...), empty when the token did not parse
 };
 
 /** Revocation status of one certificate of the chain, and where it came from. */
@@ -110,7 +117,7 @@ struct QualificationReport {
 
 struct SignatureReport {
   std::string id;  ///< "signature-1"
-  std::string format;  ///< "JAdES-BASELINE-B" | "JAdES-BASELINE-T" | "unknown"
+  std::string format;  ///< "JAdES-BASELINE-B" | -T | -LT | -LTA, "XAdES-BASELINE-B" ... -LTA, or "unknown"
   Indication indication = Indication::indeterminate;
   SubIndication sub_indication = SubIndication::none;
   std::string algorithm;  ///< "RS256" ...
