@@ -175,8 +175,7 @@ std::string bundle_identifier(const json::Value& bundle) {
   return {};
 }
 
-Result<SignedBundle> sign_bundle(json::Value bundle, const SigningKey& key, tsa::TimestampSource* tsa,
-                                 const SignOptions& options) {
+Result<PreparedBundle> prepare_bundle(json::Value bundle, const SignerCertificates& signer, const SignOptions& options) {
   if (auto ok = check_document_bundle(bundle); !ok) {
     return std::unexpected(ok.error());
   }
@@ -188,6 +187,9 @@ Result<SignedBundle> sign_bundle(json::Value bundle, const SigningKey& key, tsa:
     return fail(Errc::invalid_argument, "unknown signature type " + options.signature_type +
                                             " (expected 1.2.840.10065.1.12.1.1 to .18, ASTM E1762-95)");
   }
+  if (signer.certificate == nullptr) {
+    return fail(Errc::invalid_argument, "the signer has no certificate");
+  }
   const Canonicalizer& canon = options.canonicalizer != nullptr ? *options.canonicalizer : jcs();
   auto bytes = canonical_document(bundle, canon);
   if (!bytes) {
@@ -196,7 +198,7 @@ Result<SignedBundle> sign_bundle(json::Value bundle, const SigningKey& key, tsa:
   // JWS iat has whole seconds: use the same instant for Signature.when.
   TimePoint when = from_unix(to_unix(options.signing_time));
   JwsSignParams params{when, {options.signature_type}, options.level};
-  auto jws = make_jades(*bytes, key, params, tsa);
+  auto jws = prepare_jades(*bytes, signer, params);
   if (!jws) {
     return std::unexpected(jws.error());
   }
@@ -206,13 +208,42 @@ Result<SignedBundle> sign_bundle(json::Value bundle, const SigningKey& key, tsa:
   json::Object sig;
   sig.emplace_back("type", json::Value(json::Array{json::Value(std::move(coding))}));
   sig.emplace_back("when", json::Value(format_rfc3339(when, true)));
-  sig.emplace_back("who", signer_reference(bundle, key.certificate()));
+  sig.emplace_back("who", signer_reference(bundle, signer.certificate));
   sig.emplace_back("targetFormat", json::Value(std::string(canon.target_format())));
   sig.emplace_back("sigFormat", json::Value("application/jose"));
-  sig.emplace_back("data", json::Value(base64_encode(as_bytes(*jws))));
   bundle.set("signature", json::Value(std::move(sig)));
-  SignedBundle out{std::move(bundle), std::move(*jws), hex(sha256(*bytes))};
+  PreparedBundle out{std::move(bundle), std::move(*jws), hex(sha256(*bytes))};
   return out;
+}
+
+Result<SignedBundle> complete_bundle(PreparedBundle prepared, ByteView signature_value, tsa::TimestampSource* tsa) {
+  json::Value* sig = prepared.bundle.find("signature");
+  if (sig == nullptr || !sig->is_object()) {
+    return fail(Errc::internal, "the prepared Bundle has no Bundle.signature");
+  }
+  auto jws = complete_jades(prepared.jws.protected_b64, prepared.jws.level, signature_value, tsa);
+  if (!jws) {
+    return std::unexpected(jws.error());
+  }
+  sig->set("data", json::Value(base64_encode(as_bytes(*jws))));
+  SignedBundle out{std::move(prepared.bundle), std::move(*jws), std::move(prepared.canonical_sha256_hex)};
+  return out;
+}
+
+Result<SignedBundle> sign_bundle(json::Value bundle, const SigningKey& key, tsa::TimestampSource* tsa,
+                                 const SignOptions& options) {
+  auto prepared = prepare_bundle(std::move(bundle), signer_certificates(key), options);
+  if (!prepared) {
+    return std::unexpected(prepared.error());
+  }
+  if (options.level == Level::B_T && tsa == nullptr) {
+    return fail(Errc::invalid_argument, "B-T needs a timestamp authority");  // before anything is signed
+  }
+  auto value = key.sign(as_bytes(prepared->jws.signing_input));
+  if (!value) {
+    return std::unexpected(value.error());
+  }
+  return complete_bundle(std::move(*prepared), *value, tsa);
 }
 
 }  // namespace hanko::signer

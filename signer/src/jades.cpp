@@ -34,16 +34,26 @@ std::string signing_input(std::string_view protected_b64, std::string_view paylo
   return out;
 }
 
-Result<std::string> make_jades(std::string_view payload, const SigningKey& key, const JwsSignParams& params,
-                               tsa::TimestampSource* tsa) {
-  if (params.level == Level::B_T && tsa == nullptr) {
-    return fail(Errc::invalid_argument, "B-T needs a timestamp authority");
+SignerCertificates signer_certificates(const SigningKey& key) {
+  SignerCertificates out;
+  out.certificate = key.certificate();
+  for (const auto& c : key.chain()) {
+    out.chain.push_back(c.get());
   }
-  const X509* cert = key.certificate();
+  out.alg = key.alg();
+  return out;
+}
+
+Result<PreparedJws> prepare_jades(std::string_view payload, const SignerCertificates& signer,
+                                  const JwsSignParams& params) {
+  const X509* cert = signer.certificate;
+  if (cert == nullptr) {
+    return fail(Errc::invalid_argument, "the signer has no certificate");
+  }
   json::Array x5c;
   x5c.emplace_back(base64_encode(ossl::x509_to_der(cert)));
-  for (const auto& c : key.chain()) {
-    x5c.emplace_back(base64_encode(ossl::x509_to_der(c.get())));
+  for (const X509* c : signer.chain) {
+    x5c.emplace_back(base64_encode(ossl::x509_to_der(c)));
   }
   json::Array sr_cms;
   for (const auto& oid : params.commitment_oids) {
@@ -51,7 +61,7 @@ Result<std::string> make_jades(std::string_view payload, const SigningKey& key, 
     sr_cms.emplace_back(json::Object{{"commId", json::Value(std::move(comm_id))}});
   }
   json::Object header;
-  header.emplace_back("alg", json::Value(std::string(jws_alg_name(key.alg()))));
+  header.emplace_back("alg", json::Value(std::string(jws_alg_name(signer.alg))));
   header.emplace_back("x5c", json::Value(std::move(x5c)));
   header.emplace_back("x5t#S256", json::Value(base64url_encode(ossl::cert_sha256(cert))));
   header.emplace_back("iat", json::Value(static_cast<long long>(to_unix(params.signing_time))));
@@ -59,15 +69,21 @@ Result<std::string> make_jades(std::string_view payload, const SigningKey& key, 
     header.emplace_back("srCms", json::Value(std::move(sr_cms)));
   }
   std::string header_json = json::serialize(json::Value(std::move(header)));
-  std::string protected_b64 = base64url_encode(as_bytes(header_json));
-  std::string input = signing_input(protected_b64, payload);
-  auto sig = key.sign(as_bytes(input));
-  if (!sig) {
-    return std::unexpected(sig.error());
+  PreparedJws out;
+  out.protected_b64 = base64url_encode(as_bytes(header_json));
+  out.signing_input = signing_input(out.protected_b64, payload);
+  out.level = params.level;
+  return out;
+}
+
+Result<std::string> complete_jades(std::string_view protected_b64, Level level, ByteView signature_value,
+                                   tsa::TimestampSource* tsa) {
+  if (level == Level::B_T && tsa == nullptr) {
+    return fail(Errc::invalid_argument, "B-T needs a timestamp authority");
   }
-  std::string sig_b64 = base64url_encode(*sig);
-  if (params.level == Level::B_B) {
-    return protected_b64 + ".." + sig_b64;
+  std::string sig_b64 = base64url_encode(signature_value);
+  if (level == Level::B_B) {
+    return std::string(protected_b64) + ".." + sig_b64;
   }
   // B-T: JAdES sigTst, imprint over the ASCII base64url signature value (TS 119 182-1 clause 5.3.4).
   auto token = tsa->timestamp(as_bytes(sig_b64), DigestAlg::sha256);
@@ -80,10 +96,26 @@ Result<std::string> make_jades(std::string_view payload, const SigningKey& key, 
   std::string item_b64 = base64url_encode(as_bytes(json::serialize(json::Value(std::move(item)))));
   json::Object unprotected{{"etsiU", json::Value(json::Array{json::Value(item_b64)})}};
   json::Object jws;
-  jws.emplace_back("protected", json::Value(protected_b64));
+  jws.emplace_back("protected", json::Value(std::string(protected_b64)));
   jws.emplace_back("header", json::Value(std::move(unprotected)));
   jws.emplace_back("signature", json::Value(sig_b64));
   return json::serialize(json::Value(std::move(jws)));
+}
+
+Result<std::string> make_jades(std::string_view payload, const SigningKey& key, const JwsSignParams& params,
+                               tsa::TimestampSource* tsa) {
+  if (params.level == Level::B_T && tsa == nullptr) {
+    return fail(Errc::invalid_argument, "B-T needs a timestamp authority");
+  }
+  auto prepared = prepare_jades(payload, signer_certificates(key), params);
+  if (!prepared) {
+    return std::unexpected(prepared.error());
+  }
+  auto sig = key.sign(as_bytes(prepared->signing_input));
+  if (!sig) {
+    return std::unexpected(sig.error());
+  }
+  return complete_jades(prepared->protected_b64, prepared->level, *sig, tsa);
 }
 
 namespace {

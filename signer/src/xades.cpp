@@ -250,8 +250,37 @@ std::string_view xades_status_name(XadesStatus status) {
   return "?";
 }
 
-Result<SignedXmlBundle> sign_xml_bundle(std::string_view bundle_xml, const SigningKey& key,
-                                        tsa::TimestampSource* tsa, const SignOptions& options) {
+namespace {
+
+/** The value of Bundle.signature.data while the ds:Signature is not finished (letters only: never escaped). */
+constexpr std::string_view kDataPlaceholder = "HANKOSIGNATUREDATAPLACEHOLDERQ7ZK";
+
+bool valid_id_suffix(std::string_view v) {
+  if (v.empty() || v.size() > 64) {
+    return false;
+  }
+  for (char c : v) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The first child element of `parent` that is `ns`:`local`, or an empty node. */
+pugi::xml_node child_element(pugi::xml_node parent, std::string_view ns, std::string_view local) {
+  for (pugi::xml_node c : elements(parent)) {
+    if (is(c, ns, local)) {
+      return c;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<PreparedXmlBundle> prepare_xml_bundle(std::string_view bundle_xml, const SignerCertificates& signer,
+                                             const SignOptions& options) {
   auto doc = xml::Document::parse(bundle_xml);
   if (!doc) {
     return std::unexpected(doc.error());
@@ -273,26 +302,25 @@ Result<SignedXmlBundle> sign_xml_bundle(std::string_view bundle_xml, const Signi
     return fail(Errc::invalid_argument, "unknown signature type " + options.signature_type +
                                             " (expected 1.2.840.10065.1.12.1.1 to .18, ASTM E1762-95)");
   }
-  if (options.level == Level::B_T && tsa == nullptr) {
-    return fail(Errc::invalid_argument, "B-T needs a timestamp source");
+  if (!options.xml_id_suffix.empty() && !valid_id_suffix(options.xml_id_suffix)) {
+    return fail(Errc::invalid_argument, "the XAdES Id suffix must be 1-64 characters of A-Z a-z 0-9 _ -");
   }
   auto bytes = xml::fhir_xml_document(*doc);
   if (!bytes) {
     return std::unexpected(bytes.error());
   }
   const TimePoint when = from_unix(to_unix(options.signing_time));
-  const X509* cert = key.certificate();
+  const X509* cert = signer.certificate;
   if (cert == nullptr) {
     return fail(Errc::invalid_argument, "the signing key has no certificate");
   }
 
-  const std::string r = random_id_part();
+  const std::string r = options.xml_id_suffix.empty() ? random_id_part() : options.xml_id_suffix;
   const std::string sig_id = "sig-" + r;
   const std::string ref_doc_id = "ref-doc-" + r;
   const std::string ref_sp_id = "ref-sp-" + r;
   const std::string sp_id = "sp-" + r;
   const std::string sv_id = "sv-" + r;
-  const std::string ts_id = "ts-" + r;
 
   pugi::xml_document sd;
   pugi::xml_node sig = add(sd, "ds:Signature");
@@ -300,7 +328,7 @@ Result<SignedXmlBundle> sign_xml_bundle(std::string_view bundle_xml, const Signi
   set_attr(sig, "Id", sig_id);
   pugi::xml_node si = add(sig, "ds:SignedInfo");
   set_attr(add(si, "ds:CanonicalizationMethod"), "Algorithm", kXmlExcC14n);
-  set_attr(add(si, "ds:SignatureMethod"), "Algorithm", signature_method_uri(key.alg()));
+  set_attr(add(si, "ds:SignatureMethod"), "Algorithm", signature_method_uri(signer.alg));
   pugi::xml_node ref1 = add(si, "ds:Reference");
   set_attr(ref1, "Id", ref_doc_id);
   set_attr(ref1, "URI", doc_uri);
@@ -317,8 +345,8 @@ Result<SignedXmlBundle> sign_xml_bundle(std::string_view bundle_xml, const Signi
   set_attr(sv, "Id", sv_id);
   pugi::xml_node x509data = add(add(sig, "ds:KeyInfo"), "ds:X509Data");
   set_text(add(x509data, "ds:X509Certificate"), base64_encode(ossl::x509_to_der(cert)));
-  for (const auto& c : key.chain()) {
-    set_text(add(x509data, "ds:X509Certificate"), base64_encode(ossl::x509_to_der(c.get())));
+  for (const X509* c : signer.chain) {
+    set_text(add(x509data, "ds:X509Certificate"), base64_encode(ossl::x509_to_der(c)));
   }
   pugi::xml_node qp = add(add(sig, "ds:Object"), "xades:QualifyingProperties");
   set_attr(qp, "xmlns:xades", kXadesNamespace);
@@ -349,32 +377,16 @@ Result<SignedXmlBundle> sign_xml_bundle(std::string_view bundle_xml, const Signi
   if (!si_c14n) {
     return std::unexpected(si_c14n.error());
   }
-  auto value = key.sign(as_bytes(*si_c14n));
-  if (!value) {
-    return std::unexpected(value.error());
-  }
-  set_text(sv, base64_encode(*value));
-
-  if (options.level == Level::B_T) {
-    auto sv_c14n = xml::detail::c14n(sv, kExc);
-    if (!sv_c14n) {
-      return std::unexpected(sv_c14n.error());
-    }
-    auto token = tsa->timestamp(as_bytes(*sv_c14n), DigestAlg::sha256);
-    if (!token) {
-      return std::unexpected(token.error());
-    }
-    pugi::xml_node ts = add(add(add(qp, "xades:UnsignedProperties"), "xades:UnsignedSignatureProperties"),
-                            "xades:SignatureTimeStamp");
-    set_attr(ts, "Id", ts_id);
-    set_attr(add(ts, "ds:CanonicalizationMethod"), "Algorithm", kXmlExcC14n);
-    set_text(add(ts, "xades:EncapsulatedTimeStamp"), base64_encode(*token));
-  }
-  SignedXmlBundle out;
+  PreparedXmlBundle out;
   out.signature_xml = serialize(sd);
+  out.id_suffix = r;
+  out.signed_info_sha256 = sha256(*si_c14n);
+  out.signed_info_c14n = std::move(*si_c14n);
+  out.level = options.level;
   out.document_sha256_hex = hex(sha256(*bytes));
+  out.document_identifier = doc_uri;
 
-  // The Bundle: drop an old signature (replace), append Bundle.signature last.
+  // The Bundle: drop an old signature (replace), append Bundle.signature last; its data comes with the value.
   pugi::xml_document copy;
   copy.reset(doc->impl().doc);
   pugi::xml_node croot = copy.document_element();
@@ -392,9 +404,153 @@ Result<SignedXmlBundle> sign_xml_bundle(std::string_view bundle_xml, const Signi
   add_who(add(fs, p + "who"), p, croot, cert);
   set_attr(add(fs, p + "targetFormat"), "value", kXmlTargetFormat);
   set_attr(add(fs, p + "sigFormat"), "value", kXmlSigFormat);
-  set_attr(add(fs, p + "data"), "value", base64_encode(as_bytes(out.signature_xml)));
-  out.bundle_xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + serialize(copy);
+  set_attr(add(fs, p + "data"), "value", kDataPlaceholder);
+  const std::string whole = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + serialize(copy);
+  // Bundle.signature is the last child of the root: the last occurrence of the placeholder is ours.
+  const std::size_t at = whole.rfind(kDataPlaceholder);
+  if (at == std::string::npos) {
+    return fail(Errc::internal, "the Bundle.signature.data placeholder is missing from the serialized Bundle");
+  }
+  out.bundle_head = whole.substr(0, at);
+  out.bundle_tail = whole.substr(at + kDataPlaceholder.size());
   return out;
+}
+
+namespace {
+
+/** Parses a prepared ds:Signature (hanko's own output) with the options of xml::Document::parse. */
+Result<void> load_prepared_signature(const PreparedXmlBundle& prepared, pugi::xml_document& sd) {
+  const unsigned int options =
+      pugi::parse_default | pugi::parse_ws_pcdata | pugi::parse_comments | pugi::parse_pi | pugi::parse_declaration;
+  if (!sd.load_buffer(prepared.signature_xml.data(), prepared.signature_xml.size(), options, pugi::encoding_utf8)) {
+    return fail(Errc::internal, "the prepared ds:Signature is not XML");
+  }
+  return {};
+}
+
+/** The DigestValue text of a ds:Reference, "" when absent. */
+std::string digest_value_of(pugi::xml_node reference) {
+  const pugi::xml_node dv = child_element(reference, kXmlDsigNamespace, "DigestValue");
+  return dv ? compact_text(dv) : std::string();
+}
+
+}  // namespace
+
+Result<void> check_prepared_xml_bundle(const PreparedXmlBundle& prepared) {
+  pugi::xml_document sd;
+  if (auto loaded = load_prepared_signature(prepared, sd); !loaded) {
+    return loaded;
+  }
+  const pugi::xml_node sig = sd.document_element();
+  const pugi::xml_node si = child_element(sig, kXmlDsigNamespace, "SignedInfo");
+  const pugi::xml_node obj = child_element(sig, kXmlDsigNamespace, "Object");
+  const pugi::xml_node qp = obj ? child_element(obj, kXadesNamespace, "QualifyingProperties") : pugi::xml_node();
+  const pugi::xml_node sp = qp ? child_element(qp, kXadesNamespace, "SignedProperties") : pugi::xml_node();
+  std::vector<pugi::xml_node> refs;
+  for (pugi::xml_node c : elements(si)) {
+    if (is(c, kXmlDsigNamespace, "Reference")) {
+      refs.push_back(c);
+    }
+  }
+  if (!si || !sp || refs.size() != 2) {
+    return fail(Errc::internal, "the prepared ds:Signature lacks SignedInfo, its two References or SignedProperties");
+  }
+  auto si_c14n = xml::detail::c14n(si, kExc);
+  if (!si_c14n) {
+    return std::unexpected(si_c14n.error());
+  }
+  if (!ct_equal(sha256(*si_c14n), prepared.signed_info_sha256)) {
+    return fail(Errc::internal, "the prepared ds:SignedInfo changed since it was prepared");
+  }
+  auto sp_c14n = xml::detail::c14n(sp, kExc);
+  if (!sp_c14n) {
+    return std::unexpected(sp_c14n.error());
+  }
+  if (digest_value_of(refs[1]) != base64_encode(sha256(*sp_c14n))) {
+    return fail(Errc::internal, "the prepared xades:SignedProperties no longer match their digest");
+  }
+  auto doc = xml::Document::parse(prepared.bundle_head + std::string(kDataPlaceholder) + prepared.bundle_tail);
+  if (!doc) {
+    return fail(Errc::internal, "the prepared Bundle is not XML: " + doc.error().message);
+  }
+  auto bytes = xml::fhir_xml_document(*doc);
+  if (!bytes) {
+    return fail(Errc::internal, "the prepared Bundle has no #document: " + bytes.error().message);
+  }
+  const Bytes digest = sha256(*bytes);
+  if (digest_value_of(refs[0]) != base64_encode(digest) || hex(digest) != prepared.document_sha256_hex) {
+    return fail(Errc::internal, "the prepared Bundle no longer matches the signed #document digest");
+  }
+  return {};
+}
+
+Result<SignedXmlBundle> complete_xml_bundle(const PreparedXmlBundle& prepared, ByteView signature_value,
+                                            tsa::TimestampSource* tsa) {
+  if (prepared.level == Level::B_T && tsa == nullptr) {
+    return fail(Errc::invalid_argument, "B-T needs a timestamp source");
+  }
+  if (!valid_id_suffix(prepared.id_suffix)) {
+    return fail(Errc::internal, "the prepared XAdES signature has no valid Id suffix");
+  }
+  pugi::xml_document sd;
+  if (auto loaded = load_prepared_signature(prepared, sd); !loaded) {
+    return std::unexpected(loaded.error());
+  }
+  const pugi::xml_node sig = sd.document_element();
+  const pugi::xml_node si = child_element(sig, kXmlDsigNamespace, "SignedInfo");
+  pugi::xml_node sv = child_element(sig, kXmlDsigNamespace, "SignatureValue");
+  pugi::xml_node obj = child_element(sig, kXmlDsigNamespace, "Object");
+  pugi::xml_node qp = obj ? child_element(obj, kXadesNamespace, "QualifyingProperties") : pugi::xml_node();
+  if (!is(sig, kXmlDsigNamespace, "Signature") || !si || !sv || !qp || sv.first_child()) {
+    return fail(Errc::internal, "the prepared ds:Signature lacks SignedInfo, an empty SignatureValue or QualifyingProperties");
+  }
+  // What is signed now must be what was prepared: the two halves cannot drift apart.
+  auto si_c14n = xml::detail::c14n(si, kExc);
+  if (!si_c14n) {
+    return std::unexpected(si_c14n.error());
+  }
+  if (!ct_equal(sha256(*si_c14n), prepared.signed_info_sha256)) {
+    return fail(Errc::internal, "the prepared ds:SignedInfo changed since it was prepared");
+  }
+  set_text(sv, base64_encode(signature_value));
+  if (prepared.level == Level::B_T) {
+    auto sv_c14n = xml::detail::c14n(sv, kExc);
+    if (!sv_c14n) {
+      return std::unexpected(sv_c14n.error());
+    }
+    auto token = tsa->timestamp(as_bytes(*sv_c14n), DigestAlg::sha256);
+    if (!token) {
+      return std::unexpected(token.error());
+    }
+    pugi::xml_node ts = add(add(add(qp, "xades:UnsignedProperties"), "xades:UnsignedSignatureProperties"),
+                            "xades:SignatureTimeStamp");
+    set_attr(ts, "Id", "ts-" + prepared.id_suffix);
+    set_attr(add(ts, "ds:CanonicalizationMethod"), "Algorithm", kXmlExcC14n);
+    set_text(add(ts, "xades:EncapsulatedTimeStamp"), base64_encode(*token));
+  }
+  SignedXmlBundle out;
+  out.signature_xml = serialize(sd);
+  out.document_sha256_hex = prepared.document_sha256_hex;
+  const std::string data = base64_encode(as_bytes(out.signature_xml));
+  out.bundle_xml.reserve(prepared.bundle_head.size() + data.size() + prepared.bundle_tail.size());
+  out.bundle_xml.append(prepared.bundle_head).append(data).append(prepared.bundle_tail);
+  return out;
+}
+
+Result<SignedXmlBundle> sign_xml_bundle(std::string_view bundle_xml, const SigningKey& key,
+                                        tsa::TimestampSource* tsa, const SignOptions& options) {
+  auto prepared = prepare_xml_bundle(bundle_xml, signer_certificates(key), options);
+  if (!prepared) {
+    return std::unexpected(prepared.error());
+  }
+  if (options.level == Level::B_T && tsa == nullptr) {
+    return fail(Errc::invalid_argument, "B-T needs a timestamp source");  // before anything is signed
+  }
+  auto value = key.sign(as_bytes(prepared->signed_info_c14n));
+  if (!value) {
+    return std::unexpected(value.error());
+  }
+  return complete_xml_bundle(*prepared, *value, tsa);
 }
 
 namespace {

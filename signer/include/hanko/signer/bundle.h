@@ -33,6 +33,12 @@ struct SignOptions {
   std::string signature_type = std::string(kAuthorSignature);
   const Canonicalizer* canonicalizer = nullptr;      ///< nullptr: JCS
   bool replace = false;                              ///< replace an existing Bundle.signature
+  /**
+   * XAdES only: the suffix of the ds:Signature element Ids (sig-<suffix>,
+   * sp-<suffix>, ...), 1-64 characters of [A-Za-z0-9_-]; empty: 16 random hex
+   * digits. For reproducing a signature (tests, two-step comparisons).
+   */
+  std::string xml_id_suffix;
 };
 
 /** Parses a FHIR JSON Bundle of type document (Errc::invalid_argument, Errc::not_a_document). */
@@ -53,9 +59,35 @@ struct SignedBundle {
 /**
  * Signs a document Bundle. Refuses (Errc::already_signed) a Bundle that has a
  * signature unless options.replace. B-T needs `tsa`.
+ * This is prepare_bundle, key.sign(signing input), complete_bundle.
  */
 Result<SignedBundle> sign_bundle(json::Value bundle, const SigningKey& key, tsa::TimestampSource* tsa,
                                  const SignOptions& options);
+
+/**
+ * A Bundle signature made up to its signature value: everything that is
+ * signed is fixed here (the #document bytes, the protected header with the
+ * signing time, Bundle.signature but for its `data`).
+ */
+struct PreparedBundle {
+  json::Value bundle;                ///< the Bundle with Bundle.signature filled but for `data` (added last)
+  PreparedJws jws;                   ///< the protected header and the bytes to sign
+  std::string canonical_sha256_hex;  ///< SHA-256 of the signed #document bytes
+};
+
+/**
+ * The first half of sign_bundle, without a key: checks the Bundle and the
+ * options as sign_bundle does (Errc::not_a_document, already_signed,
+ * invalid_argument) and fixes what will be signed. `signer.certificate` and
+ * `signer.chain` go into x5c, `signer.alg` into alg.
+ */
+Result<PreparedBundle> prepare_bundle(json::Value bundle, const SignerCertificates& signer, const SignOptions& options);
+
+/**
+ * The second half: the JWS of `prepared` with `signature_value` (JWS form,
+ * not checked here), B-T timestamped by `tsa`, as Bundle.signature.data.
+ */
+Result<SignedBundle> complete_bundle(PreparedBundle prepared, ByteView signature_value, tsa::TimestampSource* tsa);
 
 /** Bundle.identifier.value, or empty. */
 std::string bundle_identifier(const json::Value& bundle);

@@ -46,12 +46,51 @@ struct JwsSignParams {
 };
 
 /**
+ * The certificate side of a signer: what a signature is prepared with when
+ * the key is elsewhere (two-step signing), or a key's own certificates.
+ */
+struct SignerCertificates {
+  const X509* certificate = nullptr;  ///< the signer's certificate (not owned)
+  std::vector<const X509*> chain;     ///< intermediates, in x5c / KeyInfo order (not owned)
+  JwsAlg alg = JwsAlg::RS256;         ///< the algorithm of the signature value
+};
+
+/** The certificate, chain and algorithm of `key` (pointers into the key: keep it alive). */
+SignerCertificates signer_certificates(const SigningKey& key);
+
+/**
  * Makes a detached JAdES signature over `payload`. For B-T the timestamp
  * source is asked for a token over the signature value; it must not be null.
  * Returns the JWS text (compact for B-B, flattened JSON for B-T).
+ * This is prepare_jades, key.sign(signing input), complete_jades.
  */
 Result<std::string> make_jades(std::string_view payload, const SigningKey& key, const JwsSignParams& params,
                                tsa::TimestampSource* tsa);
+
+/** A JAdES signature made up to its signature value (the first half of make_jades). */
+struct PreparedJws {
+  std::string protected_b64;  ///< the protected header as it will be transported (base64url)
+  std::string signing_input;  ///< ASCII(protected_b64 || '.' || BASE64URL(payload)): the bytes the key signs
+  Level level = Level::B_T;
+};
+
+/**
+ * The protected header (alg, x5c, x5t#S256, iat, srCms) and the JWS
+ * Signing Input of a detached signature over `payload`. No key and no TSA
+ * are needed; B-T is timestamped by complete_jades.
+ */
+Result<PreparedJws> prepare_jades(std::string_view payload, const SignerCertificates& signer,
+                                  const JwsSignParams& params);
+
+/**
+ * The JWS text of a prepared signature: `signature_value` in JWS form
+ * (RSASSA-PKCS1-v1_5 bytes, or ECDSA R||S), and for B-T a timestamp over
+ * the ASCII base64url signature value from `tsa` (Errc::invalid_argument when
+ * null). The value is not checked here (two_step.h checks values made
+ * elsewhere).
+ */
+Result<std::string> complete_jades(std::string_view protected_b64, Level level, ByteView signature_value,
+                                   tsa::TimestampSource* tsa);
 
 /** A JWS as transported, decoded but not checked. */
 struct ParsedJws {

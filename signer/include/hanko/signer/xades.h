@@ -82,6 +82,50 @@ struct SignedXmlBundle {
 Result<SignedXmlBundle> sign_xml_bundle(std::string_view bundle_xml, const SigningKey& key,
                                         tsa::TimestampSource* tsa, const SignOptions& options);
 
+/**
+ * A XAdES Bundle signature made up to its signature value (the first half
+ * of sign_xml_bundle): SignedInfo, SignedProperties (with the signing time),
+ * KeyInfo and the FHIR Bundle.signature are fixed.
+ */
+struct PreparedXmlBundle {
+  std::string signature_xml;     ///< the ds:Signature document, ds:SignatureValue still empty
+  std::string id_suffix;         ///< the Ids' suffix: sig-<id_suffix>, sv-<id_suffix>, ts-<id_suffix>, ...
+  std::string signed_info_c14n;  ///< exclusive C14N of ds:SignedInfo: the bytes the key signs
+  Bytes signed_info_sha256;      ///< SHA-256 of signed_info_c14n (checked again by complete_xml_bundle)
+  std::string bundle_head;       ///< the signed Bundle XML is bundle_head + base64(final ds:Signature) + bundle_tail
+  std::string bundle_tail;
+  Level level = Level::B_T;
+  std::string document_sha256_hex;  ///< SHA-256 of the signed #document bytes
+  std::string document_identifier;  ///< Bundle.identifier.value (the document Reference URI)
+};
+
+/**
+ * The first half of sign_xml_bundle, without a key: the same checks
+ * (Errc::not_a_document, invalid_argument, already_signed), the same
+ * document. `signer.alg` picks rsa-sha256 or ecdsa-sha256.
+ */
+Result<PreparedXmlBundle> prepare_xml_bundle(std::string_view bundle_xml, const SignerCertificates& signer,
+                                             const SignOptions& options);
+
+/**
+ * The second half: puts `signature_value` (RSASSA-PKCS1-v1_5 bytes, or
+ * ECDSA r||s; not checked here) into ds:SignatureValue, adds the
+ * SignatureTimeStamp from `tsa` for B-T, and assembles the Bundle.
+ * Errc::internal when ds:SignedInfo no longer canonicalizes to
+ * signed_info_sha256 (the prepared state was changed).
+ */
+Result<SignedXmlBundle> complete_xml_bundle(const PreparedXmlBundle& prepared, ByteView signature_value,
+                                            tsa::TimestampSource* tsa);
+
+/**
+ * Checks that a prepared signature read back from storage still signs what
+ * it says: ds:SignedInfo canonicalizes to signed_info_sha256, the
+ * SignedProperties digest and the #document digest of the Bundle
+ * (bundle_head + bundle_tail) match their References, and the latter is
+ * document_sha256_hex. Errc::internal otherwise.
+ */
+Result<void> check_prepared_xml_bundle(const PreparedXmlBundle& prepared);
+
 /** The outcome of the signature-core checks (EN 319 102-1 sub-indications). */
 enum class XadesStatus {
   ok,
