@@ -49,6 +49,25 @@ std::vector<std::vector<std::string>> migrations(const Dialect& d) {
        "created_at " + i64 + " NOT NULL, expires_at " + i64 + " NOT NULL, used_at " + i64 + ", "
        "payload " + blob + " NOT NULL)",
        "CREATE INDEX IF NOT EXISTS signing_sessions_expires ON signing_sessions (expires_at)"},
+      // 5: the archive (archive/, docs/archive.md): items, every evidence version, and events
+      {"CREATE TABLE IF NOT EXISTS archive_items (id TEXT PRIMARY KEY, content_type TEXT NOT NULL, "
+       "document_identifier TEXT NOT NULL, document_sha256 TEXT NOT NULL, patient TEXT NOT NULL, "
+       "document_type TEXT NOT NULL, caller TEXT NOT NULL, archived_at " + i64 + " NOT NULL, "
+       "retention_end " + i64 + " NOT NULL, state TEXT NOT NULL, current_version " + i64 + " NOT NULL, "
+       "renewals " + i64 + " NOT NULL, next_renewal " + i64 + ", evidence_deadline " + i64 + ", "
+       "failures " + i64 + " NOT NULL, retry_at " + i64 + ", last_error TEXT NOT NULL, "
+       "lease_owner TEXT, lease_expires " + i64 + ")",
+       "CREATE INDEX IF NOT EXISTS archive_items_next_renewal ON archive_items (next_renewal)",
+       "CREATE INDEX IF NOT EXISTS archive_items_identifier ON archive_items (document_identifier)",
+       "CREATE INDEX IF NOT EXISTS archive_items_patient ON archive_items (patient)",
+       "CREATE TABLE IF NOT EXISTS archive_versions (item_id TEXT NOT NULL, version " + i64 + " NOT NULL, "
+       "kind TEXT NOT NULL, created_at " + i64 + " NOT NULL, level TEXT NOT NULL, sha256 TEXT NOT NULL, "
+       "archive_time " + i64 + ", tsa_not_after " + i64 + ", digest TEXT NOT NULL, note TEXT NOT NULL, "
+       "document " + blob + " NOT NULL, PRIMARY KEY (item_id, version))",
+       "CREATE TABLE IF NOT EXISTS archive_events (id " + std::string(d.serial_primary_key()) + ", "
+       "item_id TEXT NOT NULL, at " + i64 + " NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, "
+       "detail TEXT NOT NULL)",
+       "CREATE INDEX IF NOT EXISTS archive_events_item ON archive_events (item_id)"},
   };
 }
 
@@ -272,6 +291,14 @@ const std::string& Database::description() const { return m_impl->description; }
 
 Result<void> Database::transaction(const std::function<Result<void>(Session&)>& body) {
   return m_impl->transaction(body);
+}
+
+Result<void> Database::read(const std::function<Result<void>(Session&)>& body) {
+  try {
+    return m_impl->run("database read", [&](Session& s) { return body(s); });
+  } catch (const std::exception& e) {
+    return fail(Errc::internal, e.what());
+  }
 }
 
 Result<void> Database::put_setting(const std::string& name, const std::string& value) {

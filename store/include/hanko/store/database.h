@@ -142,6 +142,14 @@ class Database {
    */
   Result<void> transaction(const std::function<Result<void>(Session&)>& body);
 
+  /**
+   * Runs `body` on one pooled connection outside any transaction (each
+   * statement commits on its own): for reads that need several statements
+   * on one connection without taking SQLite's write lock. A Poco exception
+   * becomes Errc::io, another std::exception Errc::internal.
+   */
+  Result<void> read(const std::function<Result<void>(Session&)>& body);
+
   /** Stores a small named value (used for service facts such as the dev PKI's creation). */
   Result<void> put_setting(const std::string& name, const std::string& value);
   Result<std::optional<std::string>> get_setting(const std::string& name);
