@@ -153,14 +153,27 @@ class LtPki {
   }
 
   /** An HPKI doctor certificate (hcRole, policies, keyUsage of the dev PKI's "doctor") valid nb..na. */
-  ossl::X509Ptr signer(TimePoint nb, TimePoint na) const {
+  ossl::X509Ptr signer(TimePoint nb, TimePoint na) const { return signer_under(ca.get(), "lt-ca", nb, na); }
+
+  /** The same, issued by `issuer` (key ca_key) whose CRL the server serves as <crl_name>. */
+  ossl::X509Ptr signer_under(const X509* issuer, const std::string& crl_name, TimePoint nb, TimePoint na) const {
     auto doctor = dev_cert("doctor");
-    return issue(X509_get_subject_name(doctor.get()), signer_key.get(), ca.get(), ca_key.get(), nb, na,
+    return issue(X509_get_subject_name(doctor.get()), signer_key.get(), issuer, ca_key.get(), nb, na,
                  {{NID_subject_key_identifier, "hash"},
                   {NID_authority_key_identifier, "keyid:always"},
-                  {NID_crl_distribution_points, "URI:" + m_base + "/crl/lt-ca.crl"},
+                  {NID_crl_distribution_points, "URI:" + m_base + "/crl/" + crl_name + ".crl"},
                   {NID_info_access, "OCSP;URI:" + m_base + "/ocsp"}},
                  doctor.get());
+  }
+
+  /** A signing CA (key ca_key) under the root, valid nb..na. */
+  ossl::X509Ptr short_ca(TimePoint nb, TimePoint na) const {
+    return issue(name("LT Test Short-lived CA").get(), ca_key.get(), root.get(), root_key.get(), nb, na,
+                 {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+                  {NID_key_usage, "critical,keyCertSign,cRLSign"},
+                  {NID_subject_key_identifier, "hash"},
+                  {NID_authority_key_identifier, "keyid:always"},
+                  {NID_crl_distribution_points, "URI:" + m_base + "/crl/lt-root.crl"}});
   }
 
   /** A TSA certificate (EKU timeStamping only, critical) valid nb..na. */
@@ -879,6 +892,69 @@ TEST_F(LongTerm, ForeignXadesSignatureIsExtendedToBLta) {
   EXPECT_EQ(r.indication, Indication::total_passed) << verifier::to_text(r);
   EXPECT_EQ(r.signatures.front().format, "XAdES-BASELINE-LTA");
   EXPECT_EQ(r.signatures.front().timestamps.size(), 3u);
+}
+
+// --- The TSA's and the CAs' revocation, from the embedded data -------------------------------
+
+TEST_F(LongTerm, RevokedTsaGetsNoBLt) {
+  auto tsa = make_tsa(t0 - kMonth, t0 + 5 * kYear, "LT Test TSA 1");
+  auto key = signing_key(t0 - days(1), t0 + 2 * kYear);
+  const std::string bt = sign(false, *key, signer::Level::B_T, t0, tsa.get());
+  ASSERT_TRUE(rev->revoke(pki->tsa_root.get(), tsa->dev->certificate(), t0 + hours(1), 1));
+  auto r = extend(bt, ExtendLevel::B_LT, t0 + hours(2), *tsa);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::policy);
+  EXPECT_NE(r.error().message.find("LT Test TSA 1"), std::string::npos) << r.error().message;
+}
+
+TEST_F(LongTerm, EmbeddedDataThatRevokesTheTsaWins) {
+  auto tsa = make_tsa(t0 - kMonth, t0 + 5 * kYear, "LT Test TSA 1");
+  auto key = signing_key(t0 - days(1), t0 + 2 * kYear);
+  const std::string bt = sign(false, *key, signer::Level::B_T, t0, tsa.get());
+  const std::string blt = extended(bt, ExtendLevel::B_LT, t0 + hours(1), *tsa);
+  auto control = verify(blt, t0 + hours(3), false);
+  ASSERT_EQ(control.signatures.front().timestamps.size(), 1u);
+  EXPECT_EQ(control.signatures.front().timestamps[0].indication, verifier::BlockIndication::passed)
+      << control.signatures.front().timestamps[0].message;
+  // The TSA key was compromised before the token was made; a later CRL says so.
+  ASSERT_TRUE(rev->revoke(pki->tsa_root.get(), tsa->dev->certificate(), t0 - hours(1), 1));
+  rev_clock.set(t0 + hours(2));
+  auto crl = http.get(rev->base_url() + "/crl/lt-tsa-root.crl");
+  ASSERT_TRUE(crl && crl->status == 200);
+  auto jws = json::parse(jws_of(blt));
+  json::Value vd(json::Object{{"tstVD", json::Value(json::Object{{"rVals", json::Value(json::Object{
+                                            {"crlVals", json::Value(json::Array{json::Value(json::Object{
+                                                            {"val", json::Value(base64_encode(as_bytes(crl->body)))}})})}})}})}});
+  jws->find("header")->find("etsiU")->as_array().emplace_back(base64url_encode(as_bytes(json::serialize(vd))));
+  auto r = verify(with_jws(blt, json::serialize(*jws)), t0 + hours(3), false);
+  const auto& s = r.signatures.front();
+  ASSERT_EQ(s.timestamps.size(), 1u);
+  EXPECT_EQ(s.timestamps[0].indication, verifier::BlockIndication::failed) << s.timestamps[0].message;
+  EXPECT_EQ(s.timestamps[0].sub_indication, SubIndication::revoked);
+  EXPECT_FALSE(s.best_signature_time) << "a revoked TSA proves nothing";
+}
+
+TEST_F(LongTerm, EmbeddedRevocationDataNeedsProofOfExistenceWhileItsSignerWasValid) {
+  // A signing CA that expires after two years; the TSA lives ten.
+  auto tsa = make_tsa(t0 - kMonth, t0 + 10 * kYear, "LT Test TSA 1");
+  auto ca = pki->short_ca(t0 - kYear, t0 + 2 * kYear);
+  ASSERT_TRUE(rev->add_ca(ca.get(), pki->ca_key.get(), "lt-short-ca"));
+  std::vector<ossl::X509Ptr> chain;
+  chain.push_back(ossl::up_ref(ca.get()));
+  auto key = signer::PemSigningKey::create(pki->signer_under(ca.get(), "lt-short-ca", t0 - days(1), t0 + kYear),
+                                           up(pki->signer_key.get()), std::move(chain));
+  ASSERT_TRUE(key);
+  const std::string bt = sign(false, **key, signer::Level::B_T, t0, tsa.get());
+  const std::string blt = extended(bt, ExtendLevel::B_LT, t0 + hours(1), *tsa);
+  const std::string blta = extended(blt, ExtendLevel::B_LTA, t0 + hours(1), *tsa);
+  // Three years on, the CA that signed the signer's OCSP response has expired.
+  const TimePoint later = t0 + 3 * kYear;
+  auto lt = verify(blt, later, false);
+  EXPECT_EQ(lt.indication, Indication::indeterminate) << verifier::to_text(lt);
+  EXPECT_EQ(lt.sub_indication, SubIndication::revocation_out_of_bounds_no_poe);
+  // The archive timestamp proves the response existed while the CA was valid.
+  auto lta = verify(blta, later, false);
+  EXPECT_EQ(lta.indication, Indication::total_passed) << verifier::to_text(lta);
 }
 
 }  // namespace

@@ -295,7 +295,9 @@ bool valid_at(const X509* c, TimePoint t) {
  * datum is used only if the certificate that signed it (the CA for a CRL or
  * an OCSP answer by the CA, the delegated responder otherwise) was valid at
  * the datum's proof of existence; `poe_rejected` says that data was set aside
- * for that reason. nullopt when nothing usable is embedded; `why` says why.
+ * for that reason. Every usable datum is read: one that says "revoked" wins
+ * over those that say "good" (the earliest revocation), then "unknown", then
+ * the first "good". nullopt when nothing usable is embedded; `why` says why.
  */
 std::optional<certstore::RevocationResult> embedded_status(const X509* cert, const X509* issuer,
                                                            const std::optional<TimePoint>& after, const Embedded& e,
@@ -307,6 +309,7 @@ std::optional<certstore::RevocationResult> embedded_status(const X509* cert, con
   for (const auto& d : e.revocation) {
     candidates.push_back(&d);
   }
+  std::vector<certstore::RevocationResult> usable;
   while (!candidates.empty()) {
     certstore::SuppliedRevocationData data;
     for (const auto* d : candidates) {
@@ -317,15 +320,17 @@ std::optional<certstore::RevocationResult> embedded_status(const X509* cert, con
                                   after ? certstore::SuppliedTime::issued_after : certstore::SuppliedTime::current_at);
     if (res.status != certstore::RevocationStatus::good && res.status != certstore::RevocationStatus::revoked &&
         res.status != certstore::RevocationStatus::unknown) {
-      why = res.message;
-      return std::nullopt;
+      if (usable.empty()) {
+        why = why.empty() ? res.message : why + "; " + res.message;
+      }
+      break;
     }
     auto used = std::find_if(candidates.begin(), candidates.end(), [&](const Embedded::Datum* d) {
       return d->ocsp == (res.source == certstore::RevocationSourceKind::ocsp) && d->der == res.der;
     });
     if (used == candidates.end()) {
       why = "internal: the embedded datum used cannot be found";
-      return std::nullopt;
+      break;
     }
     const Embedded::Datum& d = **used;
     const TimePoint poe = e.poe_of(d.position);
@@ -334,15 +339,32 @@ std::optional<certstore::RevocationResult> embedded_status(const X509* cert, con
     if (authority != nullptr && valid_at(authority, poe)) {
       res.url = std::string(d.ocsp ? "embedded OCSP response " : "embedded CRL ") + std::to_string(d.index);
       res.attempts = {res.url + ": " + std::string(certstore::revocation_status_name(res.status))};
-      return res;
+      usable.push_back(std::move(res));
+    } else {
+      poe_rejected = true;
+      why = std::string("the embedded ") + (d.ocsp ? "OCSP response " : "CRL ") + std::to_string(d.index) +
+            " has no proof of existence from a time its signer's certificate was valid (its proof of existence is " +
+            format_rfc3339(poe) + ")";
     }
-    poe_rejected = true;
-    why = std::string("the embedded ") + (d.ocsp ? "OCSP response " : "CRL ") + std::to_string(d.index) +
-          " has no proof of existence from a time its signer's certificate was valid (its proof of existence is " +
-          format_rfc3339(poe) + ")";
     candidates.erase(used);
   }
-  return std::nullopt;
+  if (usable.empty()) {
+    return std::nullopt;
+  }
+  const certstore::RevocationResult* best = nullptr;
+  for (const auto& u : usable) {
+    if (u.status == certstore::RevocationStatus::revoked &&
+        (best == nullptr || best->status != certstore::RevocationStatus::revoked ||
+         (u.revocation_time && (!best->revocation_time || *u.revocation_time < *best->revocation_time)))) {
+      best = &u;
+    }
+  }
+  for (const auto& u : usable) {
+    if (best == nullptr && u.status == certstore::RevocationStatus::unknown) {
+      best = &u;
+    }
+  }
+  return best != nullptr ? *best : usable.front();
 }
 
 /** OCSP/CRL status of each certificate below the anchor (RFC 5280, RFC 6960); EN 319 102-1 5.2.6 and 5.6.2.1. */
