@@ -461,6 +461,10 @@ TEST_P(Levels, EachStepAddsOnlyAndVerifies) {
   ASSERT_TRUE(e3) << e3.error().message;
   EXPECT_EQ(e3->after, SignatureLevel::B_LTA);
   expect_kept(xml_form, e2->bundle, e3->bundle);
+  auto r3 = verify(e3->bundle, t0 + days(1) + hours(1), false);
+  EXPECT_EQ(r3.indication, Indication::total_passed) << verifier::to_text(r3);
+  EXPECT_EQ(r3.signatures.front().format, prefix(xml_form) + "LTA");
+  EXPECT_EQ(r3.signatures.front().timestamps.size(), 2u);
   auto e4 = extend(e3->bundle, ExtendLevel::B_LTA, t0 + days(2), *tsa, DigestAlg::sha384);
   ASSERT_TRUE(e4) << e4.error().message;
   EXPECT_EQ(e4->before, SignatureLevel::B_LTA);
