@@ -162,7 +162,7 @@ class LtPki {
                  {{NID_subject_key_identifier, "hash"},
                   {NID_authority_key_identifier, "keyid:always"},
                   {NID_crl_distribution_points, "URI:" + m_base + "/crl/" + crl_name + ".crl"},
-                  {NID_info_access, "OCSP;URI:" + m_base + "/ocsp"}},
+                  {NID_info_access, "OCSP;URI:" + m_base + "/ocsp,caIssuers;URI:" + m_base + "/certs/" + crl_name + ".der"}},
                  doctor.get());
   }
 
@@ -322,7 +322,7 @@ class LongTerm : public ::testing::Test {
   }
 
   Result<signer::ExtendedBundle> extend(const std::string& bundle, ExtendLevel target, TimePoint now, Tsa& tsa,
-                                        DigestAlg digest = DigestAlg::sha256) {
+                                        DigestAlg digest = DigestAlg::sha256, const HttpClient* aia = nullptr) {
     rev_clock.set(now);
     tsa.clock->set(now);
     certstore::RevocationChecker rc(http, certstore::TrustStore{}, nullptr, certstore::RevocationOptions{});
@@ -333,6 +333,7 @@ class LongTerm : public ::testing::Test {
     ctx.revocation = &rc;
     ctx.now = now;
     ctx.archive_digest = digest;
+    ctx.aia_fetcher = aia;
     return signer::extend_bundle(bundle, target, ctx);
   }
 
@@ -959,6 +960,27 @@ TEST_F(LongTerm, EmbeddedRevocationDataNeedsProofOfExistenceWhileItsSignerWasVal
   // The archive timestamp proves the response existed while the CA was valid.
   auto lta = verify(blta, later, false);
   EXPECT_EQ(lta.indication, Indication::total_passed) << verifier::to_text(lta);
+}
+
+TEST_F(LongTerm, MissingIntermediateIsFetchedOnceAndEmbedded) {
+  auto tsa = make_tsa(t0 - kMonth, t0 + 5 * kYear, "LT Test TSA 1");
+  // x5c holds the signer certificate only; the CA is named by AIA caIssuers.
+  auto key = signer::PemSigningKey::create(pki->signer(t0 - days(1), t0 + 2 * kYear), up(pki->signer_key.get()), {});
+  ASSERT_TRUE(key);
+  const std::string bt = sign(false, **key, signer::Level::B_T, t0, tsa.get());
+  auto without = extend(bt, ExtendLevel::B_LT, t0 + hours(1), *tsa);
+  ASSERT_FALSE(without) << "no chain without the intermediate";
+  EXPECT_EQ(without.error().code, Errc::policy);
+  auto with = extend(bt, ExtendLevel::B_LT, t0 + hours(1), *tsa, DigestAlg::sha256, &http);
+  ASSERT_TRUE(with) << with.error().message;
+  rev->stop();
+  // Offline, the verifier finds the intermediate in xVals.
+  auto bt_report = verify(bt, t0 + hours(2), false);
+  EXPECT_EQ(bt_report.indication, Indication::indeterminate) << verifier::to_text(bt_report);
+  EXPECT_EQ(bt_report.sub_indication, SubIndication::no_certificate_chain_found);
+  auto lt_report = verify(with->bundle, t0 + hours(2), false);
+  EXPECT_EQ(lt_report.indication, Indication::total_passed) << verifier::to_text(lt_report);
+  EXPECT_EQ(lt_report.signatures.front().chain.size(), 3u);
 }
 
 }  // namespace
