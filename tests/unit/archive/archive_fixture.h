@@ -4,9 +4,7 @@
 // HTTP on 127.0.0.1, port 0) and development TSAs with their own pinned
 // clock, plus one database per test on SQLite or PostgreSQL.
 //
-// The PKI part follows tests/integration/long_term_test.cpp (LtPki); it is a
-// copy because that one lives inside a test file. TODO(lead): move both into
-// tests/support.
+// The PKI is the shared LtPki (tests/support/long_term_pki.h).
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -24,6 +22,7 @@
 #include "hanko/store/database.h"
 #include "hanko/tsa_client/dev_tsa.h"
 #include "hanko/tsa_client/timestamp_source.h"
+#include "long_term_pki.h"
 #include "pg_server.h"
 #include "test_support.h"
 
@@ -31,20 +30,7 @@ namespace hanko::archive::testing {
 
 inline constexpr auto kYear = std::chrono::days(365);
 
-/** Roots, a signing CA and a TSA root valid fifty years around t0, pointing at a revocation server. */
-class LtPki {
- public:
-  LtPki(TimePoint t0, std::string base);
-  ossl::X509Ptr signer(TimePoint nb, TimePoint na) const;
-  ossl::X509Ptr tsa(TimePoint nb, TimePoint na, const std::string& cn) const;
-  Result<void> serve(certstore::DevRevocationServer& server) const;
-
-  ossl::EvpPkeyPtr root_key, ca_key, tsa_root_key, signer_key, tsa_key;
-  ossl::X509Ptr root, ca, tsa_root;
-
- private:
-  std::string m_base;
-};
+using test::LtPki;
 
 /**
  * A TimestampSource forwarding to the development TSA in service (so that a
