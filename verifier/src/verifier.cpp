@@ -337,7 +337,11 @@ std::optional<certstore::RevocationResult> embedded_status(const X509* cert, con
     ossl::X509Ptr responder = d.ocsp ? ossl::x509_from_der(res.responder_certificate) : nullptr;
     const X509* authority = d.ocsp ? responder.get() : issuer;
     if (authority != nullptr && valid_at(authority, poe)) {
+      const std::string supplied = res.url;  // "supplied CRL N": N counts the data passed to check_supplied
       res.url = std::string(d.ocsp ? "embedded OCSP response " : "embedded CRL ") + std::to_string(d.index);
+      if (const auto at = res.message.find(supplied); at != std::string::npos) {
+        res.message.replace(at, supplied.size(), res.url);
+      }
       res.attempts = {res.url + ": " + std::string(certstore::revocation_status_name(res.status))};
       usable.push_back(std::move(res));
     } else {
