@@ -393,6 +393,14 @@ Result<PreparedXmlBundle> prepare_xml_bundle(std::string_view bundle_xml, const 
   for (pugi::xml_node old : fhir_children(croot, "signature")) {
     croot.remove_child(old);
   }
+  // The output gets its own XML declaration: the input's must not follow it.
+  for (pugi::xml_node n = copy.first_child(); n;) {
+    pugi::xml_node next = n.next_sibling();
+    if (n.type() == pugi::node_declaration) {
+      copy.remove_child(n);
+    }
+    n = next;
+  }
   const std::string_view root_prefix = prefix_of(croot.name());
   const std::string p = root_prefix.empty() ? std::string() : std::string(root_prefix) + ":";
   pugi::xml_node fs = add(croot, p + "signature");

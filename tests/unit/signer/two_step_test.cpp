@@ -158,6 +158,9 @@ TEST(TwoStep, XmlRsaIsByteForByteTheOneStepSignatureWithTheSameIds) {
   auto one = sign_xml_bundle(xml_bundle(), *c.pem, nullptr, o);
   ASSERT_TRUE(one) << one.error().message;
   EXPECT_EQ(done->bundle_xml, one->bundle_xml);
+  // One XML declaration, at the start (the input's own is not copied after it).
+  EXPECT_TRUE(done->bundle_xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!--"));
+  EXPECT_EQ(done->bundle_xml.find("<?xml", 1), std::string::npos);
   auto core = verify_xades_core(done->bundle_xml);
   ASSERT_TRUE(core) << core.error().message;
   EXPECT_EQ(core->status, XadesStatus::ok) << core->message;
