@@ -1,8 +1,13 @@
 #include "hanko/server/cli.h"
 
 #include <Poco/Exception.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +22,7 @@
 #include "cli_args.h"
 #include "hanko/certstore/dev_pki.h"
 #include "hanko/certstore/trust_store.h"
+#include "hanko/common/base64.h"
 #include "hanko/common/file.h"
 #include "hanko/common/json.h"
 #include "hanko/server/config.h"
@@ -25,6 +31,7 @@
 #include "validation_context.h"
 #include "hanko/signer/bundle.h"
 #include "hanko/signer/canonical.h"
+#include "hanko/signer/two_step.h"
 #include "hanko/signer/xades.h"
 #include "hanko/signer/xml.h"
 #include "hanko/tsa_client/dev_tsa.h"
@@ -46,6 +53,11 @@ const char* kUsage =
     "  sign --in FILE --out FILE --cert C --key K [--chain F] --trust DIR [--tsa URL] [--level B-B|B-T]\n"
     "       [--type CODE] [--canonicalization jcs|fhir-json] [--replace] [--at TIME] [--no-policy]\n"
     "       [validation options]\n"
+    "  sign --prepare --cert-chain FILE --trust DIR [--level B-B|B-T] [--out SESSION.json] [--type CODE]\n"
+    "       [--canonicalization jcs|fhir-json] [--replace] [--at TIME] [--no-policy] [validation options]\n"
+    "       (--in BUNDLE | BUNDLE)                  two-step signing: write the session, print the hash to sign\n"
+    "  sign --complete SESSION.json --signature FILE [--out FILE] [--tsa URL] [--proxy URL]\n"
+    "                                                check the card's signature value, write the signed Bundle\n"
     "  verify --in FILE --trust DIR [--at TIME] [--report json|text] [validation options]\n"
     "    validation options: [--tsa-trust DIR] [--ocsp-trust DIR] [--intermediates DIR] [--crl FILE,...]\n"
     "       [--revocation ocsp-then-crl|crl-then-ocsp|ocsp-only|crl-only] [--offline] [--data DIR] [--config FILE]\n"
@@ -171,12 +183,224 @@ Result<ValidationEnv> validation_env(const Args& a) {
   return env;
 }
 
+/** Whether text is FHIR XML (first non-space byte '<'); else FHIR JSON. */
+bool looks_like_xml(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && text[first] == '<';
+}
+
+/**
+ * Writes `content` to `path` readable by its owner only (0600): a session
+ * file holds the patient's document. Replaces an existing file.
+ */
+Result<void> write_private_file(const std::string& path, std::string_view content) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return fail(Errc::io, "cannot create " + tmp + ": " + std::strerror(errno));
+  }
+  bool ok = ::fchmod(fd, 0600) == 0;
+  std::size_t done = 0;
+  while (ok && done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    done += ok ? static_cast<std::size_t>(n) : 0;
+  }
+  ok = ok && ::fsync(fd) == 0;
+  ok = (::close(fd) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return fail(Errc::io, "cannot write " + path + ": " + why);
+  }
+  return {};
+}
+
+/** The version tag of a CLI signing session file. */
+constexpr std::string_view kCliSessionFormat = "hanko-cli-signing-session/1";
+
+/** `hanko sign --prepare`: the first step of two-step signing (docs/cli.md). */
+int cmd_sign_prepare(const Args& a) {
+  for (const char* other : {"cert", "key", "chain", "tsa", "signature"}) {
+    if (a.has(other)) return usage_error(std::string("sign --prepare takes no --") + other);
+  }
+  std::optional<std::string> in = a.get("in");
+  if (!a.positional.empty()) {
+    if (in) return usage_error("give the Bundle once: --in FILE or BUNDLE");
+    in = a.positional.front();
+  }
+  auto chain_path = a.get("cert-chain");
+  if (!in || !chain_path) return usage_error("sign --prepare needs --cert-chain FILE and the Bundle (--in FILE or BUNDLE)");
+  const std::string out = a.get("out").value_or(*in + ".session.json");
+  signer::SignOptions opts;
+  auto level = signer::level_from_name(a.get("level").value_or("B-T"));
+  if (!level) return usage_error("--level must be B-B or B-T");
+  opts.level = *level;
+  opts.replace = a.has("replace");
+  opts.signature_type = a.get("type").value_or(std::string(signer::kAuthorSignature));
+  opts.canonicalizer = signer::canonicalizer_by_name(a.get("canonicalization").value_or("jcs"));
+  if (opts.canonicalizer == nullptr) return usage_error("--canonicalization must be jcs or fhir-json");
+  SystemClock clock;
+  auto at = time_arg(a, "at", clock.now());
+  if (!at) return error_exit(at.error());
+  opts.signing_time = *at;
+  auto certs = ossl::load_certificates(*chain_path);
+  if (!certs) return error_exit(certs.error());
+  if (certs->empty()) return error_exit(Error{Errc::invalid_argument, "no PEM certificate in " + *chain_path});
+  signer::SignerCertificates who;
+  who.certificate = certs->front().get();
+  for (std::size_t i = 1; i < certs->size(); ++i) who.chain.push_back((*certs)[i].get());
+  auto text = read_file(*in);
+  if (!text) return error_exit(text.error());
+  const bool is_xml = looks_like_xml(*text);
+  Result<json::Value> bundle = is_xml ? signer::xml_policy_view(*text) : signer::parse_document_bundle(*text);
+  if (!bundle) return error_exit(bundle.error());
+  if (a.has("no-policy")) {
+    std::cerr << "hanko: WARNING: --no-policy: the signer's certificate, revocation status and qualification were "
+                 "NOT checked (for testing only)\n";
+  } else {
+    if (!a.get("trust")) {
+      return usage_error("sign --prepare needs --trust DIR to check the signer first (or --no-policy, for testing only)");
+    }
+    auto env = validation_env(a);
+    if (!env) return error_exit(env.error());
+    auto check = verifier::check_signer(who.certificate, who.chain, *bundle, env->context->options(*at));
+    if (!check.ok) {
+      std::cerr << "hanko: " << check.message << "\n";
+      return check.sub_indication == verifier::SubIndication::try_later ? kExitRemote : 1;
+    }
+  }
+  auto prepared = is_xml ? signer::prepare_xml_signature(*text, who, opts)
+                         : signer::prepare_json_signature(std::move(*bundle), who, opts);
+  if (!prepared) {
+    if (prepared.error().code == Errc::policy) {
+      std::cerr << "hanko: " << prepared.error().message << "\n";
+      return 1;
+    }
+    return error_exit(prepared.error());
+  }
+  json::Object session{{"format", json::Value(std::string(kCliSessionFormat))},
+                       {"prepared", signer::to_json(*prepared)}};
+  if (auto w = write_private_file(out, json::serialize(json::Value(std::move(session))) + "\n"); !w) {
+    return error_exit(w.error());
+  }
+  json::Object info;
+  info.emplace_back("session", json::Value(out));
+  info.emplace_back("signingTime", json::Value(format_rfc3339(prepared->signing_time)));
+  info.emplace_back("level", json::Value(std::string(signer::level_name(prepared->level))));
+  info.emplace_back("signatureAlgorithm", json::Value(signer::signature_algorithm(*prepared)));
+  info.emplace_back("hashAlgorithm", json::Value("SHA-256"));
+  info.emplace_back("hashToSign", json::Value(base64_encode(prepared->hash_to_sign)));
+  if (prepared->alg == signer::JwsAlg::RS256) {
+    info.emplace_back("digestInfo", json::Value(base64_encode(signer::digest_info(*prepared))));
+  }
+  info.emplace_back("documentSha256", json::Value(prepared->document_sha256_hex));
+  std::cout << json::serialize(json::Value(std::move(info)), 2) << "\n";
+  return kExitOk;
+}
+
+/**
+ * A signature value file: the raw bytes, or their base64 (or base64url)
+ * text; a file that is only base64 characters and white space is read as text.
+ */
+Result<Bytes> read_signature_value(const std::string& path) {
+  auto raw = read_file(path, 64u << 10);
+  if (!raw) return std::unexpected(raw.error());
+  std::string compact;
+  bool text = !raw->empty();
+  for (char c : *raw) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    const bool b64 = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+                     c == '/' || c == '=' || c == '-' || c == '_';
+    if (!b64) {
+      text = false;
+      break;
+    }
+    compact.push_back(c);
+  }
+  if (text) {
+    if (auto b = base64_decode(compact)) return *b;
+    if (auto b = base64url_decode(compact)) return *b;
+  }
+  if (raw->empty()) return fail(Errc::invalid_argument, "the signature file " + path + " is empty");
+  return to_bytes(*raw);
+}
+
+/** `hanko sign --complete`: the second step of two-step signing (docs/cli.md). */
+int cmd_sign_complete(const Args& a) {
+  for (const char* other : {"cert", "key", "chain", "cert-chain", "level", "type", "canonicalization", "at", "trust",
+                            "in", "replace", "no-policy"}) {
+    if (a.has(other)) return usage_error(std::string("sign --complete takes no --") + other);
+  }
+  if (!a.positional.empty()) return usage_error("unexpected argument '" + a.positional.front() + "'");
+  auto session_path = a.get("complete");
+  auto signature_path = a.get("signature");
+  if (!session_path || !signature_path) return usage_error("sign --complete SESSION needs --signature FILE");
+  const std::string out = a.get("out").value_or("-");
+  auto text = read_file(*session_path);
+  if (!text) return error_exit(text.error());
+  auto session = json::parse(*text, {.max_depth = 160, .max_bytes = 1u << 30});
+  const std::string* tag = session ? session->find_string("format") : nullptr;
+  const json::Value* stored = session ? session->find("prepared") : nullptr;
+  if (tag == nullptr || *tag != kCliSessionFormat || stored == nullptr) {
+    return error_exit(Error{Errc::invalid_argument, *session_path + " is not a session file of hanko sign --prepare"});
+  }
+  auto prepared = signer::prepared_signature_from_json(*stored);
+  if (!prepared) {
+    return error_exit(Error{Errc::invalid_argument, *session_path + ": " + prepared.error().message});
+  }
+  auto value = read_signature_value(*signature_path);
+  if (!value) return error_exit(value.error());
+  std::unique_ptr<tsa::TimestampSource> tsa;
+  if (prepared->level == signer::Level::B_T) {
+    auto url = a.get("tsa");
+    if (!url) return usage_error("the session is B-T: sign --complete needs --tsa URL");
+    HttpOptions http;
+    if (auto proxy = a.get("proxy")) http.proxy = *proxy;
+    tsa = std::make_unique<tsa::HttpTsaClient>(*url, http);
+  }
+  const signer::DocumentFormat format = prepared->format;
+  auto done = signer::complete_signature(std::move(*prepared), *value, tsa.get());
+  if (!done) {
+    Error e = done.error();
+    if (e.code == Errc::policy) {
+      std::cerr << "hanko: " << e.message << "\n";
+      return 1;
+    }
+    if (tsa && (e.code == Errc::network || e.code == Errc::remote_rejected)) {
+      e.message = "timestamp authority " + tsa->describe() + ": " + e.message;
+    }
+    return error_exit(e);
+  }
+  std::string output = format == signer::DocumentFormat::fhir_xml ? std::move(done->bundle_xml)
+                                                                  : json::serialize(done->bundle, 2);
+  if (output.empty() || output.back() != '\n') output.push_back('\n');
+  if (out == "-") {
+    std::cout << output;
+  } else if (auto w = write_file(out, output); !w) {
+    return error_exit(w.error());
+  }
+  // The session is done with; it holds the document, so it does not stay behind.
+  std::error_code ec;
+  std::filesystem::remove(*session_path, ec);
+  return kExitOk;
+}
+
 int cmd_sign(int argc, char** argv) {
   auto a = parse_args(argc, argv, 2,
                       {"in", "out", "cert", "key", "chain", "tsa", "level", "type", "canonicalization", "at", "trust",
-                       "tsa-trust", "ocsp-trust", "intermediates", "crl", "revocation", "data", "config", "proxy"},
-                      {"replace", "no-policy", "offline"});
+                       "tsa-trust", "ocsp-trust", "intermediates", "crl", "revocation", "data", "config", "proxy",
+                       "cert-chain", "complete", "signature"},
+                      {"replace", "no-policy", "offline", "prepare"}, 1);
   if (!a) return usage_error(a.error().message);
+  if (a->has("prepare") && a->has("complete")) return usage_error("--prepare and --complete are two separate steps");
+  if (a->has("prepare")) return cmd_sign_prepare(*a);
+  if (a->has("complete")) return cmd_sign_complete(*a);
+  for (const char* two_step : {"cert-chain", "signature"}) {
+    if (a->has(two_step)) return usage_error(std::string("--") + two_step + " belongs to sign --prepare / --complete");
+  }
+  if (!a->positional.empty()) return usage_error("unexpected argument '" + a->positional.front() + "' (use --in FILE)");
   auto in = a->get("in");
   auto out = a->get("out");
   auto cert = a->get("cert");

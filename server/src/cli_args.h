@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "hanko/common/clock.h"
 #include "hanko/common/error.h"
@@ -22,6 +23,7 @@ constexpr int kExitInternal = 5;
 struct Args {
   std::map<std::string, std::string> values;
   std::set<std::string> flags;
+  std::vector<std::string> positional;  ///< arguments without "--", when the command takes them
 
   std::optional<std::string> get(const std::string& k) const {
     auto it = values.find(k);
@@ -33,13 +35,21 @@ struct Args {
   bool has(const std::string& k) const { return flags.contains(k) || values.contains(k); }
 };
 
-/** Parses `--name value` and `--flag`; `flag_names` take no value. */
+/**
+ * Parses `--name value` and `--flag`; `flag_names` take no value. Arguments
+ * without "--" are refused, or collected in Args::positional (at most
+ * `max_positional` of them).
+ */
 inline Result<Args> parse_args(int argc, char** argv, int start, const std::set<std::string>& value_names,
-                        const std::set<std::string>& flag_names) {
+                        const std::set<std::string>& flag_names, std::size_t max_positional = 0) {
   Args a;
   for (int i = start; i < argc; ++i) {
     std::string arg = argv[i];
     if (!arg.starts_with("--")) {
+      if (a.positional.size() < max_positional) {
+        a.positional.push_back(arg);
+        continue;
+      }
       return fail(Errc::invalid_argument, "unexpected argument '" + arg + "'");
     }
     std::string name = arg.substr(2);

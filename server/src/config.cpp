@@ -36,6 +36,7 @@ const std::set<std::string>& known_keys() {
       "audit.file",       "audit.sourceId",      "audit.fsync",       "audit.healthz",
       "audit.anchorIntervalSeconds", "tls.cert", "tls.key", "tls.clientCa", "tls.clientAuth", "tls.ciphers",
       "server.allowInsecure", "server.requestTimeoutMs", "server.shutdownGraceMs", "metrics.protected",
+      "signing.sessionTtlSeconds",
   };
   return keys;
 }
@@ -191,8 +192,6 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
       return fail(Errc::invalid_argument, "configuration key tsa.url in " + origin("tsa.url") + ": '" + c.tsa_url +
                                               "' is not an http:// or https:// URL");
     }
-    // Development mode is the default only while no signer is configured.
-    bool dev_default = c.signer_cert.empty();
     if (layered->has("dev.enabled")) {
       try {
         c.dev = layered->getBool("dev.enabled");
@@ -200,8 +199,6 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
         return fail(Errc::invalid_argument, "configuration key dev.enabled in " + origin("dev.enabled") +
                                                 ": '" + layered->getString("dev.enabled") + "' is not true or false");
       }
-    } else {
-      c.dev = dev_default;
     }
     if (layered->has("tsa.timeoutMs")) {
       auto v = to_int("tsa.timeoutMs", layered->getString("tsa.timeoutMs"), 100, 600000, origin("tsa.timeoutMs"));
@@ -249,6 +246,7 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
         {"server.requestTimeoutMs", 100, 3600000, [&](long long v) { c.request_timeout_ms = static_cast<int>(v); }},
         {"server.shutdownGraceMs", 0, 3600000, [&](long long v) { c.shutdown_grace_ms = static_cast<int>(v); }},
         {"audit.anchorIntervalSeconds", 0, 31LL * 86400, [&](long long v) { c.audit_anchor_interval_seconds = static_cast<int>(v); }},
+        {"signing.sessionTtlSeconds", 10, 86400, [&](long long v) { c.signing_session_ttl_seconds = static_cast<int>(v); }},
     };
     for (const auto& ik : ints) {
       if (layered->has(ik.key)) {
@@ -284,6 +282,10 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
     }
     if (layered->has("tsa.sources")) {
       c.tsa_pool_keys["tsa.sources"] = layered->getString("tsa.sources");
+    }
+    // Development mode is the default only while no signer is configured (signer.cert or signers.*).
+    if (!layered->has("dev.enabled")) {
+      c.dev = c.signer_cert.empty() && c.signer_keys.empty();
     }
     c.tls_cert = layered->getString("tls.cert", "");
     c.tls_key = layered->getString("tls.key", "");
@@ -332,9 +334,14 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
   } catch (const Poco::Exception& e) {
     return fail(Errc::invalid_argument, "configuration in " + where + ": " + e.displayText());
   }
+  if (c.signer_cert.empty() != c.signer_key.empty()) {
+    return fail(Errc::invalid_argument, std::string("configuration key ") + (c.signer_cert.empty() ? "signer.cert" : "signer.key") +
+                                            " in " + where + ": signer.cert and signer.key go together");
+  }
   if (!c.dev) {
-    if (c.signer_cert.empty() || c.signer_key.empty()) {
-      return fail(Errc::invalid_argument, "signer.cert and signer.key are required when dev.enabled is false (" + where + ")");
+    if (c.signer_cert.empty() && c.signer_keys.empty()) {
+      return fail(Errc::invalid_argument, "a signer (signers.* or signer.cert and signer.key) is required when "
+                                          "dev.enabled is false (" + where + ")");
     }
     if (c.trust_dir.empty()) {
       return fail(Errc::invalid_argument, "trust.dir is required when dev.enabled is false (" + where + ")");

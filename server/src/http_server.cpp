@@ -288,6 +288,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     std::string client_subject;
     std::string auth_method;
     bool audit = true;
+    std::optional<Caller> caller;  ///< set once the request is authenticated
   };
 
   HttpAnswer handle(Poco::Net::HTTPServerRequest& req, RequestInfo& info) {
@@ -386,8 +387,19 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
       }
     }
     const std::string content_type = req.getContentType();
+    // The authenticated client; with authentication off, a caller allowed every signer.
+    const Caller caller = info.caller ? *info.caller : (m_state.auth ? Caller{} : Caller::unauthenticated());
     if (route.operation == "sign") {
-      return m_state.service.sign(content_type, body, query);
+      return m_state.service.sign(caller, content_type, body, query);
+    }
+    if (route.operation == "sign-prepare") {
+      return m_state.service.prepare(caller, content_type, body, query);
+    }
+    if (route.operation == "sign-complete") {
+      return m_state.service.complete(caller, content_type, body, query);
+    }
+    if (route.operation == "signers") {
+      return m_state.service.signers(caller);
     }
     if (route.operation == "verify") {
       return m_state.service.verify(content_type, body, query);
@@ -443,6 +455,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     info.client_id = p.client_id;
     info.client_subject = p.subject;
     info.auth_method = p.method;
+    info.caller = Caller{p.client_id, p.signers, true};
     if (!access.scope.empty() && !has_scope(p, access.scope)) {
       m_state.metrics.count_rejected("forbidden");
       auto a = operation_outcome(403, "forbidden",

@@ -51,6 +51,9 @@ const std::vector<RouteSpec>& route_table() {
       {"GET", "/metrics", "metrics", false, false},
       {"GET", "/openapi.json", "openapi", false, false},
       {"POST", "/v1/sign", "sign", true, true},
+      {"POST", "/v1/sign/prepare", "sign-prepare", true, true},
+      {"POST", "/v1/sign/complete", "sign-complete", true, true},
+      {"GET", "/v1/signers", "signers", true, false},
       {"POST", "/v1/verify", "verify", true, true},
   };
   return routes;

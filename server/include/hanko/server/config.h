@@ -49,6 +49,7 @@ struct ServiceConfig {
   std::string default_level = "B-T";          ///< signing.level
   std::string canonicalization = "jcs";       ///< signing.canonicalization (jcs | fhir-json)
   std::string signature_type = "1.2.840.10065.1.12.1.1";  ///< signing.signatureType
+  int signing_session_ttl_seconds = 300;      ///< signing.sessionTtlSeconds: life of a two-step signing session
   std::filesystem::path audit_file;           ///< audit.file (empty: <data.dir>/audit.jsonl; docs/audit.md)
   std::string audit_source_id = "hanko";      ///< audit.sourceId: AuditEvent.source.observer
   bool audit_fsync = true;                    ///< audit.fsync: fsync after every audit record

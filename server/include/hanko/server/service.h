@@ -53,14 +53,61 @@ class Database;
 }
 namespace hanko::server {
 
+/**
+ * Who is asking, as the HTTP layer authenticated it: what the signing
+ * operations need to decide which signers a request may use and whether a
+ * two-step session belongs to it.
+ */
+struct Caller {
+  std::string client_id;             ///< the configured client (clients.<id>); "" when authentication is off
+  std::vector<std::string> signers;  ///< the signer aliases it may use (clients.<id>.signers), or {"*"}
+  bool authenticated = false;        ///< false: authentication is off (loopback development)
+
+  /** Authentication off: nobody in particular, allowed every signer. */
+  static Caller unauthenticated() { return Caller{"", {"*"}, false}; }
+  /** Whether it may sign with the signer `alias` (listed, or "*"). */
+  bool may_use(std::string_view alias) const;
+  /** Whether its signers are "*". */
+  bool may_use_every_signer() const;
+};
+
 class Service {
  public:
-  /** Builds the service from its configuration; in dev mode creates the dev PKI under data_dir on first start. */
+  /**
+   * Builds the service from its configuration: the signers (signers.*, the
+   * legacy signer.cert/signer.key as alias "default", or in dev mode the dev
+   * PKI's doctors as "dev-doctor" and "dev-doctor-ec"), the TSA, the
+   * database; in dev mode creates the dev PKI under data_dir on first start.
+   */
   static Result<std::unique_ptr<Service>> create(const ServiceConfig& config, const Clock& clock);
   ~Service();
 
-  /** POST /v1/sign. `query` is the raw query string. */
-  HttpAnswer sign(std::string_view content_type, std::string_view body, std::string_view query);
+  /**
+   * POST /v1/sign. `query` is the raw query string (level, replace, signer).
+   * The signer is ?signer=ALIAS or the default signer; 403 when `caller` may
+   * not use it, 404 when it does not exist (said only to callers that may use it).
+   */
+  HttpAnswer sign(const Caller& caller, std::string_view content_type, std::string_view body, std::string_view query);
+  /** POST /v1/sign for a caller allowed every signer (authentication off). */
+  HttpAnswer sign(std::string_view content_type, std::string_view body, std::string_view query) {
+    return sign(Caller::unauthenticated(), content_type, body, query);
+  }
+  /** GET /v1/signers: the signers `caller` may use. */
+  HttpAnswer signers(const Caller& caller) const;
+  /**
+   * POST /v1/sign/prepare: the first step of two-step signing (docs/api.md).
+   * Runs the signer check on the given certificate chain, fixes what is
+   * signed and stores it as a signing session of `caller` for
+   * signing.sessionTtlSeconds; answers the hash to sign.
+   */
+  HttpAnswer prepare(const Caller& caller, std::string_view content_type, std::string_view body, std::string_view query);
+  /**
+   * POST /v1/sign/complete: uses up the session (once, across instances
+   * sharing the database), checks the signature value and answers the
+   * signed Bundle exactly as prepared. 404 unknown, 409 used, 410 expired,
+   * 403 prepared by another caller, 422 a value that does not verify.
+   */
+  HttpAnswer complete(const Caller& caller, std::string_view content_type, std::string_view body, std::string_view query);
   /** POST /v1/verify. */
   HttpAnswer verify(std::string_view content_type, std::string_view body, std::string_view query);
   /** GET /healthz. */
