@@ -27,12 +27,14 @@
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 #include "audit.h"
 #include "hanko/common/file.h"
 #include "hanko/common/json.h"
 #include "hanko/common/ossl.h"
 #include "hanko/server/service.h"
+#include "hanko/tsa_client/timestamp_source.h"
 #include "http_internal.h"
 #include "metrics.h"
 #include "router.h"
@@ -338,6 +340,13 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
       return a;
     }
     if (route.operation == "metrics") {
+      if (m_state.audit != nullptr) {
+        m_state.metrics.set_audit_chain_length(m_state.audit->records());
+        if (auto last = m_state.audit->last_anchor()) {
+          m_state.metrics.set_audit_anchor_age_seconds(
+              std::chrono::duration<double>(m_state.service.now() - *last).count());
+        }
+      }
       HttpAnswer a;
       a.content_type = std::string(kMetricsContentType);
       a.body = m_state.metrics.render();
@@ -563,6 +572,11 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
 
 struct HttpServer::Impl {
   ServerState state;
+  // The audit anchoring schedule (audit.anchorIntervalSeconds).
+  std::thread anchor_thread;
+  std::mutex anchor_mu;
+  std::condition_variable anchor_cv;
+  bool anchor_stop = false;
   std::unique_ptr<Poco::ThreadPool> pool;
   std::unique_ptr<Poco::Net::HTTPServer> server;
   Poco::Net::ServerSocket socket;
@@ -697,7 +711,39 @@ Result<void> HttpServer::start() {
   } catch (const Poco::Exception& e) {
     return fail(Errc::io, "cannot start the HTTP server: " + e.displayText());
   }
+  if (c.audit_anchor_interval_seconds > 0 && st.service.timestamp_source() != nullptr) {
+    st.notes.push_back("audit: " + m_impl->audit->path().string() + ", chain head timestamped every " +
+                       std::to_string(c.audit_anchor_interval_seconds) + " s by " +
+                       st.service.timestamp_source()->describe());
+    m_impl->anchor_thread = std::thread([this] {
+      const auto interval = std::chrono::seconds(m_impl->state.config.audit_anchor_interval_seconds);
+      std::unique_lock lock(m_impl->anchor_mu);
+      while (!m_impl->anchor_cv.wait_for(lock, interval, [this] { return m_impl->anchor_stop; })) {
+        lock.unlock();
+        if (auto done = anchor_audit(); !done) {
+          std::cerr << "hanko: " << done.error().message << " (retried at the next interval)" << std::endl;
+        }
+        lock.lock();
+      }
+    });
+  } else {
+    st.notes.push_back("audit: " + m_impl->audit->path().string() +
+                       (c.audit_anchor_interval_seconds > 0 ? " (not anchored: no TSA is configured)"
+                                                            : " (anchoring off: audit.anchorIntervalSeconds = 0)"));
+  }
   return {};
+}
+
+Result<bool> HttpServer::anchor_audit() {
+  auto& st = m_impl->state;
+  if (st.audit == nullptr) {
+    return fail(Errc::invalid_argument, "the server is not running");
+  }
+  tsa::TimestampSource* tsa = st.service.timestamp_source();
+  if (tsa == nullptr) {
+    return fail(Errc::invalid_argument, "no TSA is configured to anchor the audit trail");
+  }
+  return st.audit->anchor(*tsa, st.service.now());
 }
 
 void HttpServer::stop() {
@@ -706,6 +752,14 @@ void HttpServer::stop() {
   }
   m_impl->stopped = true;
   auto& st = m_impl->state;
+  if (m_impl->anchor_thread.joinable()) {
+    {
+      std::lock_guard lock(m_impl->anchor_mu);
+      m_impl->anchor_stop = true;
+    }
+    m_impl->anchor_cv.notify_all();
+    m_impl->anchor_thread.join();
+  }
   // 1. Stop accepting: no new connections (the listening socket is closed, so clients are refused, not queued).
   m_impl->server->stop();
   try {

@@ -19,14 +19,22 @@
 #include <unistd.h>
 
 #include <future>
+#include <sstream>
 #include <latch>
 #include <set>
 #include <thread>
 
 #include "fixture.h"
+#include <openssl/core_names.h>
+#include <openssl/hmac.h>
+
+#include "hanko/common/base64.h"
 #include "hanko/common/json.h"
+#include "hanko/common/ossl.h"
 #include "hanko/server/config.h"
 #include "hanko/server/service.h"
+#include "audit.h"
+#include "hanko/certstore/trust_store.h"
 #include "router.h"
 #include "tls_material.h"
 
@@ -460,6 +468,340 @@ TEST_F(Https, OpenApiListsExactlyTheRoutesServed) {
     EXPECT_NE(reply.status, 404) << route.method << " " << route.pattern;
     EXPECT_NE(reply.status, 405) << route.method << " " << route.pattern;
   }
+}
+
+// --- Authentication and authorization ------------------------------------------------
+
+/** An identity provider of the test: an RSA-2048 key, its JWKS file, and JWTs it issues. */
+struct TestIdp {
+  ossl::EvpPkeyPtr key{EVP_RSA_gen(2048)};
+  fs::path jwks_file;
+  std::string issuer = "https://idp.hospital.test";
+
+  static std::string b64(std::string_view s) { return base64url_encode(as_bytes(s)); }
+  static std::string b64(const Bytes& b) { return base64url_encode(b); }
+
+  std::string bn(const char* name) const {
+    BIGNUM* v = nullptr;
+    EVP_PKEY_get_bn_param(key.get(), name, &v);
+    Bytes out(static_cast<std::size_t>(BN_num_bytes(v)));
+    BN_bn2bin(v, out.data());
+    BN_free(v);
+    return b64(out);
+  }
+
+  void write_jwks(const fs::path& dir) {
+    jwks_file = dir / "jwks.json";
+    write_text(jwks_file, R"({"keys":[{"kty":"RSA","kid":"idp-1","use":"sig","alg":"RS256","n":")" + bn(OSSL_PKEY_PARAM_RSA_N) +
+                              R"(","e":")" + bn(OSSL_PKEY_PARAM_RSA_E) + R"("}]})");
+  }
+
+  /** A token for `sub`, valid from an hour before `now` for `lifetime` (negative: expired). */
+  std::string token(const std::string& sub, TimePoint now, std::chrono::seconds lifetime = std::chrono::seconds(600),
+                    const std::string& alg = "RS256", const std::string& audience = "hanko") const {
+    const auto secs = [](TimePoint t) { return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count(); };
+    const std::string header = R"({"alg":")" + alg + R"(","typ":"JWT","kid":"idp-1"})";
+    const std::string payload = R"({"iss":")" + issuer + R"(","aud":")" + audience + R"(","sub":")" + sub +
+                                R"(","iat":)" + std::to_string(secs(now) - 3600) + R"(,"nbf":)" +
+                                std::to_string(secs(now) - 3600) + R"(,"exp":)" + std::to_string(secs(now + lifetime)) + "}";
+    const std::string input = b64(header) + "." + b64(payload);
+    if (alg == "none") {
+      return input + ".";
+    }
+    Bytes sig;
+    if (alg == "HS256") {
+      // The classic confusion: HMAC keyed with the RSA public key's bytes.
+      const std::string secret = bn(OSSL_PKEY_PARAM_RSA_N);
+      unsigned int len = 0;
+      sig.resize(EVP_MAX_MD_SIZE);
+      HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+           reinterpret_cast<const unsigned char*>(input.data()), input.size(), sig.data(), &len);
+      sig.resize(len);
+    } else {
+      ossl::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+      EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get());
+      std::size_t len = 0;
+      EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+      sig.resize(len);
+      EVP_DigestSign(ctx.get(), sig.data(), &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+      sig.resize(len);
+    }
+    return input + "." + b64(sig);
+  }
+};
+
+class HttpsAuth : public Https {
+ protected:
+  void SetUp() override {
+    idp.write_jwks(temp_dir("idp"));
+  }
+
+  /** TLS with optional client certificates, four API clients and a JWT issuer. */
+  server::ServiceConfig auth_config() {
+    server::ServiceConfig c = tls_config();
+    c.tls_client_auth = "optional";
+    c.tls_client_ca = s_material->ca.string();
+    c.auth_keys = {
+        {"clients.ehr.certSha256", cert_sha256_hex(s_material->ehr.cert)},
+        {"clients.ehr.scopes", "sign,verify"},
+        {"clients.ehr.signers", "dev-doctor"},
+        {"clients.pharmacy.certSubject", "CN=pharmacy-1,O=Test Pharmacy"},
+        {"clients.pharmacy.scopes", "verify"},
+        {"clients.batch.tokenSubject", "batch-job"},
+        {"clients.batch.scopes", "verify"},
+        {"clients.ops.tokenSubject", "ops-console"},
+        {"clients.ops.scopes", "admin"},
+        {"auth.jwt.issuer", idp.issuer},
+        {"auth.jwt.audience", "hanko"},
+        {"auth.jwt.jwksFile", idp.jwks_file.string()},
+    };
+    return c;
+  }
+
+  std::vector<json::Value> audit_events() {
+    std::vector<json::Value> out;
+    std::istringstream in(read_text(config.audit_file));
+    for (std::string line; std::getline(in, line);) {
+      auto v = json::parse(line);
+      EXPECT_TRUE(v) << line;
+      if (v) out.push_back(std::move(*v));
+    }
+    return out;
+  }
+
+  static std::string who(const json::Value& ev) {
+    return *ev.find("agent")->as_array().front().find("who")->find("identifier")->find_string("value");
+  }
+  static std::string outcome(const json::Value& ev) { return *ev.find_string("outcome"); }
+
+  TestIdp idp;
+};
+
+TEST_F(HttpsAuth, TheMatrixOfCredentialsScopesAndStatusesIsEnforcedAndAudited) {
+  start(auth_config());
+  const TimePoint now = sign_time();
+  struct Case {
+    std::string name;
+    std::string method, path;
+    const TlsPair* cert;
+    std::string token;
+    int status;
+    std::string who;         // audited client id
+    std::string challenge;   // part of WWW-Authenticate, when 401/403
+  };
+  const std::string verify_body = R"({"resourceType":"Bundle","type":"document"})";
+  const std::vector<Case> cases = {
+      {"no credentials", "POST", "/v1/verify", nullptr, "", 401, "anonymous", "Bearer realm=\"hanko\""},
+      {"listed client certificate (SHA-256)", "POST", "/v1/sign", &s_material->ehr, "", 200, "ehr", ""},
+      {"signer the client may not use", "POST", "/v1/sign?signer=dev-doctor-ec", &s_material->ehr, "", 403, "ehr", ""},
+      {"listed client certificate (subject)", "POST", "/v1/verify", &s_material->pharmacy, "", 422, "pharmacy", ""},
+      {"client certificate lacking the scope", "POST", "/v1/sign", &s_material->pharmacy, "", 403, "pharmacy",
+       "insufficient_scope"},
+      {"certificate from the right CA, not listed", "POST", "/v1/verify", &s_material->unlisted, "", 401, "anonymous", "Bearer"},
+      {"same subject from another CA", "POST", "/v1/verify", &s_material->impostor, "", 401, "anonymous", "Bearer"},
+      {"expired client certificate", "POST", "/v1/verify", &s_material->expired, "", 401, "anonymous", "Bearer"},
+      {"valid JWT", "POST", "/v1/verify", nullptr, idp.token("batch-job", now), 422, "batch", ""},
+      {"valid JWT lacking the scope", "POST", "/v1/sign", nullptr, idp.token("batch-job", now), 403, "batch",
+       "insufficient_scope"},
+      {"expired JWT", "POST", "/v1/verify", nullptr, idp.token("batch-job", now, std::chrono::seconds(-3600)), 401,
+       "anonymous", "invalid_token"},
+      {"JWT with alg none", "POST", "/v1/verify", nullptr, idp.token("batch-job", now, std::chrono::seconds(600), "none"),
+       401, "anonymous", "invalid_token"},
+      {"JWT with HS256", "POST", "/v1/verify", nullptr, idp.token("batch-job", now, std::chrono::seconds(600), "HS256"),
+       401, "anonymous", "invalid_token"},
+      {"JWT for another audience", "POST", "/v1/verify", nullptr,
+       idp.token("batch-job", now, std::chrono::seconds(600), "RS256", "other-service"), 401, "anonymous", "invalid_token"},
+      {"JWT of no client", "POST", "/v1/verify", nullptr, idp.token("stranger", now), 401, "anonymous", ""},
+      {"invalid JWT with a valid client certificate", "POST", "/v1/sign", &s_material->ehr,
+       idp.token("batch-job", now, std::chrono::seconds(-3600)), 401, "anonymous", "invalid_token"},
+      {"health check needs nothing", "GET", "/healthz", nullptr, "", 200, "", ""},
+      {"metrics unprotected by default", "GET", "/metrics", nullptr, "", 200, "", ""},
+  };
+  std::size_t audited = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string body = c.method == "POST" ? (c.path.starts_with("/v1/sign") ? bundle : verify_body) : "";
+    auto r = call(c.method, c.path, body, c.cert, c.token);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    if (!c.challenge.empty()) {
+      EXPECT_NE(r.www_authenticate.find(c.challenge), std::string::npos) << r.www_authenticate;
+    }
+    if (c.status == 401 || c.status == 403) {
+      EXPECT_EQ(r.content_type, "application/fhir+json");
+      EXPECT_NE(r.body.find("OperationOutcome"), std::string::npos);
+    }
+    if (!c.who.empty()) {
+      ++audited;
+      auto events = audit_events();
+      ASSERT_EQ(events.size(), audited);
+      EXPECT_EQ(who(events.back()), c.who);
+      EXPECT_EQ(outcome(events.back()), c.status < 400 ? "0" : "4");
+      const std::string line = json::serialize(events.back());
+      EXPECT_NE(line.find("\"address\":\"127.0.0.1\""), std::string::npos);
+      EXPECT_EQ(line.find(c.token.empty() ? std::string("\x01") : c.token), std::string::npos) << "token in the audit";
+    }
+  }
+  // The subject of an authenticated client is in the record.
+  auto events = audit_events();
+  EXPECT_NE(json::serialize(events[1]).find("ehr-1"), std::string::npos);
+  EXPECT_NE(json::serialize(events[1]).find("tls-client-certificate"), std::string::npos);
+}
+
+/** The value of one series in a Prometheus text exposition; 0 when absent. */
+double metric(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return 0;
+}
+
+TEST_F(HttpsAuth, ProtectedMetricsNeedTheAdminScopeAndCount) {
+  server::ServiceConfig c = auth_config();
+  c.metrics_protected = true;
+  start(c);
+  const TimePoint now = sign_time();
+  const std::vector<std::string> series = {
+      R"(hanko_http_requests_total{route="/v1/sign",method="POST",status="200"})",
+      R"(hanko_http_requests_total{route="/metrics",method="GET",status="401"})",
+      R"(hanko_http_requests_total{route="/metrics",method="GET",status="403"})",
+      R"(hanko_http_rejected_total{reason="unauthenticated"})",
+      R"(hanko_http_rejected_total{reason="forbidden"})",
+      R"(hanko_signatures_total{format="jades",level="B-T"})",
+      R"(hanko_validations_total{format="jades",indication="TOTAL-PASSED"})",
+      R"(hanko_http_request_duration_seconds_bucket{route="/v1/sign",method="POST",le="+Inf"})",
+      R"(hanko_http_request_duration_seconds_count{route="/v1/sign",method="POST"})",
+  };
+  auto scrape = [&] {
+    auto m = call("GET", "/metrics", "", nullptr, idp.token("ops-console", now));
+    EXPECT_EQ(m.status, 200) << m.body;
+    EXPECT_NE(m.content_type.find("text/plain"), std::string::npos);
+    return m.body;
+  };
+  const std::string before = scrape();
+  EXPECT_EQ(call("GET", "/metrics").status, 401);
+  EXPECT_EQ(call("GET", "/metrics", "", nullptr, idp.token("batch-job", now)).status, 403);
+  auto signed_reply = call("POST", "/v1/sign", bundle, &s_material->ehr);
+  ASSERT_EQ(signed_reply.status, 200) << signed_reply.body;
+  ASSERT_EQ(call("POST", "/v1/verify", signed_reply.body, &s_material->ehr).status, 200);
+  const std::string after = scrape();
+  for (const auto& name : series) {
+    EXPECT_EQ(metric(after, name) - metric(before, name), 1) << name << "\n" << after;
+  }
+  EXPECT_GT(metric(after, "hanko_audit_chain_length"), metric(before, "hanko_audit_chain_length"));
+}
+
+TEST_F(HttpsAuth, WithoutClientsAuthenticationIsOffOnLoopbackOnlyAndSaysSo) {
+  server::ServiceConfig c = tls_config();
+  start(c);
+  bool loud = false;
+  for (const auto& line : http->describe()) {
+    loud = loud || line.find("AUTHENTICATION IS OFF") != std::string::npos;
+  }
+  EXPECT_TRUE(loud);
+  server::ServiceConfig wide = tls_config();
+  wide.listen_host = "0.0.0.0";
+  auto refused = server::HttpServer(*s_service, wide).start();
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("clients."), std::string::npos) << refused.error().message;
+}
+
+TEST_F(HttpsAuth, ClientCertificatesWithoutClientAuthIsAConfigurationError) {
+  server::ServiceConfig c = auth_config();
+  c.tls_client_auth = "none";
+  start(tls_config());
+  auto r = server::HttpServer(*s_service, c).start();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("tls.clientAuth"), std::string::npos) << r.error().message;
+}
+
+// --- Audit anchoring -----------------------------------------------------------------
+
+TEST_F(Https, TheAuditChainHeadIsAnchoredWithRfc3161AndVerifyChecksTheAnchors) {
+  start(tls_config());
+  ASSERT_EQ(call("GET", "/v1/nothing-here").status, 404);
+  ASSERT_EQ(call("POST", "/v1/verify", "{}").status, 422);
+  auto anchored = http->anchor_audit();
+  ASSERT_TRUE(anchored) << anchored.error().message;
+  EXPECT_TRUE(*anchored);
+  auto again = http->anchor_audit();
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again) << "nothing new since the last anchor";
+  ASSERT_EQ(call("GET", "/v1/nothing-here").status, 404);
+  http->stop();
+
+  auto trust = certstore::TrustStore::load_dir(*s_data / "dev-pki" / "trust");
+  ASSERT_TRUE(trust) << trust.error().message;
+  const fs::path file = config.audit_file;
+  auto v = server::verify_audit_file(file, &*trust);
+  ASSERT_TRUE(v);
+  ASSERT_TRUE(v->ok) << v->line << ": " << v->reason;
+  EXPECT_EQ(v->records, 4u);
+  EXPECT_EQ(v->anchors, 1u);
+  EXPECT_TRUE(v->anchors_verified);
+  EXPECT_EQ(v->last_anchor_line, 3u);
+  ASSERT_TRUE(v->last_anchor_time.has_value());
+  EXPECT_EQ(*v->last_anchor_time, sign_time());
+
+  const std::string text = read_text(file);
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_NE(lines[2].find("audit-anchor-token"), std::string::npos);
+  auto join = [](const std::vector<std::string>& ls) {
+    std::string out;
+    for (const auto& l : ls) out += l + "\n";
+    return out;
+  };
+  // A token that was changed (one base64 character of the signature) no longer verifies.
+  {
+    std::vector<std::string> changed = lines;
+    const auto at = changed[2].find("audit-anchor-token");
+    const std::string marker = "valueBase64Binary\":\"";
+    const auto value = changed[2].find(marker, at) + marker.size();
+    const auto end = changed[2].find('"', value);
+    char& ch = changed[2][end - 10];
+    ch = ch == 'A' ? 'B' : 'A';
+    // The anchor check of line 3 fails before the broken link of line 4 is reached.
+    const fs::path f = temp_dir("audit-changed") / "audit.jsonl";
+    write_text(f, join(changed));
+    auto r = server::verify_audit_file(f, &*trust);
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->ok);
+    EXPECT_EQ(r->line, 3u) << r->reason;
+  }
+  // The same file checked without TSA trust: imprints are checked, signatures are not.
+  {
+    auto r = server::verify_audit_file(file, nullptr);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->ok);
+    EXPECT_FALSE(r->anchors_verified);
+  }
+  // An anchor copied into a rewritten chain names a head the new chain never had.
+  {
+    std::vector<std::string> rewritten = {lines[2]};
+    const std::string genesis(server::kAuditGenesis);
+    const std::string marker = "audit-chain\",\"valueString\":\"";
+    const auto link = rewritten[0].find(marker) + marker.size();
+    std::string first = rewritten[0];
+    first.replace(link, 64, genesis);
+    const fs::path f = temp_dir("audit-rewritten") / "audit.jsonl";
+    write_text(f, first + "\n");
+    auto r = server::verify_audit_file(f, &*trust);
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->ok);
+    EXPECT_NE(r->reason.find("anchor"), std::string::npos) << r->reason;
+  }
+}
+
+TEST_F(Https, AnchoringWithoutATsaIsAClearError) {
+  start(tls_config());
+  http->stop();
+  auto r = http->anchor_audit();
+  ASSERT_FALSE(r);
 }
 
 }  // namespace

@@ -175,6 +175,12 @@ class HttpServer {
   HttpServerStats stats() const;
   /** Start-up lines (TLS or plain HTTP, authentication). */
   std::vector<std::string> describe() const;
+  /**
+   * Anchors the audit chain head now with the service's TSA (what the
+   * audit.anchorIntervalSeconds schedule does); false when nothing was
+   * appended since the last anchor. Error when no TSA is configured or it fails.
+   */
+  Result<bool> anchor_audit();
 
  private:
   struct Impl;
