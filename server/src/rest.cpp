@@ -419,7 +419,9 @@ HttpAnswer Service::sign(const Caller& caller, std::string_view content_type, st
   }
   if (!caller.may_use(alias)) {
     m_impl->metrics.count_rejected("forbidden");
-    return operation_outcome(403, "forbidden", caller_name(caller) + " may not use the signer " + alias);
+    // The default signer is not named to a client that may not use it.
+    return operation_outcome(403, "forbidden", caller_name(caller) + " may not use the " +
+                                                   (query_param(query, "signer") ? "signer " + alias : std::string("default signer")));
   }
   std::shared_ptr<const signer::SigningKey> key = m_impl->signers.find(alias);
   if (!key) {

@@ -370,8 +370,10 @@ TEST_F(NamedSigners, ClientsSeeAndUseOnlyTheirSigners) {
   // all: everything, and 404 for what does not exist.
   EXPECT_EQ(post("/v1/sign?signer=p12-ec", bundle, all).status, 200);
   EXPECT_EQ(post("/v1/sign?signer=nobody", bundle, all).status, 404);
-  // none: not even the default.
-  EXPECT_EQ(post("/v1/sign", bundle, none).status, 403);
+  // none: not even the default, which is not named to it.
+  auto no_default = post("/v1/sign", bundle, none);
+  EXPECT_EQ(no_default.status, 403);
+  EXPECT_EQ(diagnostics(no_default), "client none may not use the default signer");
   // Each request left one record naming the client.
   std::ifstream in(audit_file(), std::ios::binary);
   std::vector<std::string> lines;
