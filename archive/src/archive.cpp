@@ -854,6 +854,26 @@ Result<std::string> Archive::renew_one(const Claimed& c, TimePoint as_of, const 
   if (report->indication != verifier::Indication::total_passed) {
     return fail(Errc::policy, "the renewed document does not validate: " + report_summary(*report));
   }
+  // The document may still pass on the previous archive timestamp: the new one must itself be
+  // valid now (its TSA trusted, its chain and revocation fine), or the schedule would rest on it in vain.
+  {
+    const verifier::TimestampReport* newest = nullptr;
+    for (const auto& sig : report->signatures) {
+      for (const auto& ts : sig.timestamps) {
+        if (ts.type == "ARCHIVE_TIMESTAMP" && ts.gen_time &&
+            (newest == nullptr || !newest->gen_time || *ts.gen_time >= *newest->gen_time)) {
+          newest = &ts;
+        }
+      }
+    }
+    if (newest == nullptr || newest->indication != verifier::BlockIndication::passed) {
+      std::string why = newest == nullptr ? std::string("no archive timestamp in the report")
+                                          : std::string(verifier::block_indication_name(newest->indication)) + "/" +
+                                                std::string(verifier::sub_indication_name(newest->sub_indication)) +
+                                                (newest->message.empty() ? "" : ": " + newest->message);
+      return fail(Errc::policy, "the new archive timestamp does not validate: " + why);
+    }
+  }
   hook("renew.verified", c.id);
   auto evidence = read_archive_evidence(extended->bundle);
   if (!evidence) {

@@ -188,7 +188,7 @@ TEST_P(Simulation, TenYearsOfScheduledRenewalsWithTsaRolloversStayTotalPassed) {
 // = new TSA notAfter - 180 days (T0+3y), while from the old TSA's notAfter
 // (T0+2y) its report is INDETERMINATE / OUT_OF_BOUNDS_NO_POE. Enable once the
 // renewal also requires the new archive timestamp's block to be PASSED.
-TEST_P(Simulation, DISABLED_RenewalWithAnUntrustedNewTsaFailsThenSucceedsOnceTrusted) {
+TEST_P(Simulation, RenewalWithAnUntrustedNewTsaFailsThenSucceedsOnceTrusted) {
   auto key = signing_key(t0 - days(1), t0 + kYear);
   roll_over(t0 - kMonth + days(1), t0 + 2 * kYear);
   const std::string doc = sign_json(*key, t0);

@@ -134,10 +134,10 @@ using IngestResult = std::expected<Ingested, IngestError>;
 
 /** find(): all given fields must match (empty / nullopt: any). */
 struct FindQuery {
-  std::string identifier;             ///< Bundle.identifier.value
-  std::string patient;                ///< ArchiveItem::patient
-  std::optional<ItemStatus> status;   ///< status at `at`
-  TimePoint at;                       ///< the time the status is computed for
+  std::string identifier{};            ///< Bundle.identifier.value
+  std::string patient{};              ///< ArchiveItem::patient
+  std::optional<ItemStatus> status{}; ///< status at `at`
+  TimePoint at{};                     ///< the time the status is computed for
   std::size_t limit = 100;
 };
 
