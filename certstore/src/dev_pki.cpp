@@ -755,6 +755,16 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now, const DevPki
     return std::unexpected(jpki_crl_pem.error());
   }
   files.emplace_back(pki.trust_dir / "jpki-root.crl.pem", std::move(*jpki_crl_pem));
+  // The TSA root's (empty) CRL: B-LT needs revocation data for the TSA's certificate too.
+  auto tsa_crl = make_crl(*tsa_root, {}, now);
+  if (!tsa_crl) {
+    return std::unexpected(tsa_crl.error());
+  }
+  auto tsa_crl_pem = crl_to_pem(tsa_crl->get());
+  if (!tsa_crl_pem) {
+    return std::unexpected(tsa_crl_pem.error());
+  }
+  files.emplace_back(pki.trust_dir / "tsa-root.crl.pem", std::move(*tsa_crl_pem));
   files.emplace_back(pki.trust_dir / "hpki-root.pem", ossl::x509_to_pem(hpki_root->cert.get()));
   files.emplace_back(pki.trust_dir / "jpki-root.pem", ossl::x509_to_pem(jpki_root->cert.get()));
   files.emplace_back(pki.trust_dir / "tsa-root.pem", ossl::x509_to_pem(tsa_root->cert.get()));
@@ -908,6 +918,7 @@ Result<bool> refresh_dev_crls(const DevPki& pki, TimePoint now) {
       {"hpki-signing-ca", pki.crl, true},
       {"hpki-root", pki.root_crl.empty() ? pki.trust_dir / "hpki-root.crl.pem" : pki.root_crl, false},
       {"jpki-root", pki.trust_dir / "jpki-root.crl.pem", false},
+      {"tsa-root", pki.trust_dir / "tsa-root.crl.pem", false},
   };
   bool stale = false;
   for (const auto& c : crls) {

@@ -1,6 +1,9 @@
 #include "admin_cli.h"
 
+#include "archive_api.h"
 #include "audit.h"
+
+#include <unistd.h>
 
 #include <charconv>
 #include <filesystem>
@@ -13,9 +16,12 @@
 #include "hanko/certstore/cert_info.h"
 #include "hanko/certstore/trust_store.h"
 #include "hanko/common/digest.h"
+#include "hanko/common/file.h"
 #include "hanko/common/json.h"
 #include "hanko/common/ossl.h"
 #include "hanko/store/database.h"
+#include "hanko/server/config.h"
+#include "hanko/server/service.h"
 
 namespace hanko::server {
 
@@ -335,6 +341,148 @@ int cmd_audit(int argc, char** argv) {
               << (v->records - v->last_anchor_line) << " line(s) after it not yet anchored\n";
   }
   return kExitOk;
+}
+
+
+namespace {
+
+/** The exit code of an HTTP answer: 0 for 2xx, 4 when a remote service failed, 1 for a refused document, 3 otherwise. */
+int exit_for_status(int status) {
+  if (status < 300) return kExitOk;
+  if (status == 502 || status == 503) return kExitRemote;
+  if (status == 422) return 1;
+  if (status >= 500) return kExitInternal;
+  return kExitUsage;
+}
+
+/** The first diagnostics of an OperationOutcome body, or the body. */
+std::string diagnostics_of(const std::string& body) {
+  if (auto v = json::parse(body)) {
+    if (const json::Value* issues = v->find("issue"); issues != nullptr && issues->is_array() && !issues->as_array().empty()) {
+      if (const std::string* d = issues->as_array().front().find_string("diagnostics")) {
+        return *d;
+      }
+    }
+  }
+  return body.substr(0, 300);
+}
+
+struct CliService {
+  std::unique_ptr<Clock> clock;
+  std::unique_ptr<Service> service;
+  std::unique_ptr<ArchiveApi> api;
+};
+
+/**
+ * The service and its archive from --config/--data, on the system clock (a
+ * dry run at another time passes its time to the operation instead: the
+ * service must not, say, re-issue development CRLs dated in the future).
+ */
+Result<CliService> cli_service(const Args& a) {
+  std::map<std::string, std::string> overrides;
+  if (auto d = a.get("data")) overrides["data.dir"] = *d;
+  auto config = load_config(a.get("config").value_or(""), overrides);
+  if (!config) return std::unexpected(config.error());
+  CliService out;
+  out.clock = std::make_unique<SystemClock>();
+  auto service = Service::create(*config, *out.clock);
+  if (!service) return std::unexpected(service.error());
+  out.service = std::move(*service);
+  auto api = ArchiveApi::create(*out.service);
+  if (!api) return std::unexpected(api.error());
+  out.api = std::move(*api);
+  return out;
+}
+
+}  // namespace
+
+int cmd_extend(int argc, char** argv) {
+  auto a = parse_args(argc, argv, 2, {"level", "config", "data", "out"}, {}, 1);
+  if (!a) return usage_error(a.error().message);
+  if (a->positional.size() != 1) return usage_error("extend needs one signed Bundle file");
+  auto text = read_file(a->positional.front());
+  if (!text) return error_exit(text.error());
+  auto svc = cli_service(*a);
+  if (!svc) return error_exit(svc.error());
+  const std::size_t first = text->find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+  const bool xml = first != std::string::npos && (*text)[first] == '<';
+  const std::string level = a->get("level").value_or("B-LTA");
+  HttpAnswer r = svc->api->extend(xml ? "application/fhir+xml" : "application/fhir+json", *text, "level=" + level);
+  if (r.status != 200) {
+    std::cerr << "hanko: " << diagnostics_of(r.body) << "\n";
+    return exit_for_status(r.status);
+  }
+  if (auto out = a->get("out")) {
+    if (auto w = write_file(*out, r.body); !w) return error_exit(w.error());
+    for (const auto& [k, v] : r.headers) {
+      if (k == "X-Hanko-Level") std::cerr << "hanko: " << *out << " is " << v << "\n";
+    }
+  } else {
+    std::cout << r.body;
+  }
+  return kExitOk;
+}
+
+int cmd_archive(int argc, char** argv) {
+  if (argc < 3) return usage_error("usage: hanko archive renew --due [--as-of TIME] | export --id ID --out DIR | purge --id ID");
+  const std::string sub = argv[2];
+  auto a = parse_args(argc, argv, 3, {"as-of", "config", "data", "id", "out"}, {"due"});
+  if (!a) return usage_error(a.error().message);
+  std::optional<TimePoint> at;
+  if (a->get("as-of")) {
+    auto t = time_arg(*a, "as-of", TimePoint{});
+    if (!t) return error_exit(t.error());
+    at = *t;
+  }
+  if (sub == "renew") {
+    if (!a->has("due")) return usage_error("archive renew needs --due");
+    auto svc = cli_service(*a);
+    if (!svc) return error_exit(svc.error());
+    const TimePoint as_of = at.value_or(svc->service->now());
+    const bool tty = ::isatty(STDOUT_FILENO) == 1;
+    std::size_t renewed = 0, failed = 0;
+    auto summary = svc->api->renew_due(as_of, [&](const archive::RenewProgress& p) {
+      (p.renewed ? renewed : failed) += 1;
+      if (tty) {
+        std::cout << "\rrenewing: " << renewed << " renewed, " << failed << " failed" << std::flush;
+      } else if (!p.renewed) {
+        std::cout << p.item_id << ": " << p.message << "\n";
+      }
+    });
+    if (tty) std::cout << "\n";
+    std::cout << "as of " << format_rfc3339(as_of) << ": " << summary.renewed << " renewed, " << summary.failed
+              << " failed, " << summary.remaining_due << " still due\n";
+    return summary.failed == 0 ? kExitOk : 1;
+  }
+  if (sub == "export" || sub == "purge") {
+    auto id = a->get("id");
+    if (!id) return usage_error("archive " + sub + " needs --id ID");
+    auto svc = cli_service(*a);
+    if (!svc) return error_exit(svc.error());
+    const TimePoint now = at.value_or(svc->service->now());
+    const char* user = std::getenv("USER");
+    const std::string actor = std::string("cli:") + (user != nullptr ? user : "unknown");
+    if (sub == "export") {
+      auto out = a->get("out");
+      if (!out) return usage_error("archive export needs --out DIR");
+      auto e = svc->api->archive().export_item(*id, actor, now);
+      if (!e) return error_exit(e.error());
+      std::error_code ec;
+      fs::create_directories(*out, ec);
+      for (std::size_t i = 0; i < e->documents.size(); ++i) {
+        const bool xml = e->item.content_type == "application/fhir+xml";
+        const fs::path file = fs::path(*out) / (e->item.id + "-v" + std::to_string(e->versions[i].version) + (xml ? ".xml" : ".json"));
+        if (auto w = write_file(file.string(), e->documents[i]); !w) return error_exit(w.error());
+      }
+      std::cout << "exported " << e->documents.size() << " version(s) of " << e->item.id << " to " << *out << "\n";
+      return kExitOk;
+    }
+    auto p = svc->api->archive().purge(*id, actor, now);
+    if (!p) return error_exit(p.error());
+    std::cout << "purged the documents of " << *id << " (the item remains as a record)\n";
+    return kExitOk;
+  }
+  return usage_error("unknown archive command '" + sub + "'");
 }
 
 }  // namespace hanko::server

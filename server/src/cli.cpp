@@ -70,7 +70,11 @@ const char* kUsage =
     "  registry add --role ROLE --from TIME --to TIME [--licence N] [--note TEXT] [--data DIR]\n"
     "       (--cert FILE [--by-identity] | --name NAME --birth-date EYYYYMMDD)\n"
     "  registry list [--data DIR] [--format text|json] | registry remove --id N [--data DIR]\n"
-    "  audit verify FILE                             check the hash chain of an audit log (docs/audit.md)\n"
+    "  audit verify FILE [--tsa-trust DIR]           check the hash chain and anchors of an audit log (docs/audit.md)\n"
+    "  extend --level B-T|B-LT|B-LTA [--out F] [--config F] [--data D] BUNDLE\n"
+    "                                                raise a signature's level without touching what was signed\n"
+    "  archive renew --due [--as-of TIME] | archive export --id ID --out DIR | archive purge --id ID\n"
+    "                                                renew due archive items, or export/purge one (docs/archive.md)\n"
     "  version\n"
     "exit codes: 0 ok / TOTAL-PASSED, 1 TOTAL-FAILED, 2 INDETERMINATE, 3 unusable input or usage,\n"
     "            4 a remote service failed, 5 internal error\n";
@@ -614,6 +618,8 @@ int run_cli(int argc, char** argv) {
     if (cmd == "trust") return cmd_trust(argc, argv);
     if (cmd == "registry") return cmd_registry(argc, argv);
     if (cmd == "audit") return cmd_audit(argc, argv);
+    if (cmd == "extend") return cmd_extend(argc, argv);
+    if (cmd == "archive") return cmd_archive(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "hanko: internal error: " << e.what() << "\n";
     return kExitInternal;

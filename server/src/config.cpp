@@ -47,7 +47,7 @@ const std::set<std::string>& known_keys() {
  * clients.* by server/src/auth.h, signers.* by the key sources, tsa.source.*
  * by the TSA pool.
  */
-constexpr const char* kPrefixes[] = {"policy.", "crypto.", "auth.", "clients.", "signers.", "tsa.source."};
+constexpr const char* kPrefixes[] = {"policy.", "crypto.", "auth.", "clients.", "signers.", "tsa.source.", "archive."};
 
 bool is_known_key(const std::string& k) {
   if (known_keys().contains(k) || k == "tsa.sources") {
@@ -271,7 +271,8 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
     }
     const std::pair<const char*, std::map<std::string, std::string>*> maps[] = {
         {"policy", &c.policy_keys}, {"crypto", &c.crypto_keys},   {"auth", &c.auth_keys},
-        {"clients", &c.auth_keys},  {"signers", &c.signer_keys}, {"tsa.source", &c.tsa_pool_keys}};
+        {"clients", &c.auth_keys},  {"signers", &c.signer_keys}, {"tsa.source", &c.tsa_pool_keys},
+        {"archive", &c.archive_keys}};
     for (const auto& [prefix, map] : maps) {
       std::vector<std::string> keys;
       collect_keys(*layered, prefix, keys);

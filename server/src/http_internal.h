@@ -23,6 +23,7 @@ namespace hanko::server {
 
 class AuditLog;
 class Metrics;
+class ArchiveApi;
 
 /**
  * hanko's own admission control: at most `max_active` requests run, at most
@@ -71,6 +72,7 @@ struct ServerState {
   Admission admission;
   HttpServerHooks hooks;
   AuditLog* audit = nullptr;
+  ArchiveApi* archive = nullptr;  ///< the archive routes and the background renewal
   Metrics& metrics;
   std::optional<Authenticator> auth;  ///< empty: authentication is off (loopback development only)
   bool tls = false;

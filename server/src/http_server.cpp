@@ -29,6 +29,7 @@
 #include <mutex>
 #include <thread>
 
+#include "archive_api.h"
 #include "audit.h"
 #include "hanko/common/file.h"
 #include "hanko/common/json.h"
@@ -347,6 +348,14 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
               std::chrono::duration<double>(m_state.service.now() - *last).count());
         }
       }
+      if (m_state.archive != nullptr) {
+        if (auto counts = m_state.archive->archive().counts(m_state.service.now())) {
+          m_state.metrics.set_archive_items("ok", counts->ok);
+          m_state.metrics.set_archive_items("due", counts->due);
+          m_state.metrics.set_archive_items("overdue", counts->overdue);
+          m_state.metrics.set_archive_items("failing", counts->failing);
+        }
+      }
       HttpAnswer a;
       a.content_type = std::string(kMetricsContentType);
       a.body = m_state.metrics.render();
@@ -409,6 +418,21 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     }
     if (route.operation == "signers") {
       return m_state.service.signers(caller);
+    }
+    if (route.operation == "extend") {
+      return m_state.archive->extend(content_type, body, query);
+    }
+    if (route.operation == "archive-ingest") {
+      return m_state.archive->ingest(caller, content_type, body);
+    }
+    if (route.operation == "archive-find") {
+      return m_state.archive->find(query);
+    }
+    if (route.operation == "archive-get") {
+      return m_state.archive->get(m.params.at("id"));
+    }
+    if (route.operation == "archive-report") {
+      return m_state.archive->report(m.params.at("id"), query);
     }
     if (route.operation == "verify") {
       return m_state.service.verify(content_type, body, query);
@@ -581,6 +605,9 @@ struct HttpServer::Impl {
   std::unique_ptr<Poco::Net::HTTPServer> server;
   Poco::Net::ServerSocket socket;
   std::unique_ptr<AuditLog> audit;  ///< outlives `server` (reset after it in stop())
+  std::unique_ptr<ArchiveApi> archive;
+  // The archive renewal schedule (archive.renewIntervalSeconds).
+  std::thread renew_thread;
   std::uint16_t port = 0;
   bool stopped = false;
 
@@ -695,6 +722,14 @@ Result<void> HttpServer::start() {
     m_impl->audit = std::move(*log);
   }
   st.audit = m_impl->audit.get();
+  if (!m_impl->archive) {
+    auto api = ArchiveApi::create(st.service);
+    if (!api) {
+      return std::unexpected(api.error());
+    }
+    m_impl->archive = std::move(*api);
+  }
+  st.archive = m_impl->archive.get();
   try {
     // Threads: the workers, the requests allowed to wait for one, and a few for probes and 503 answers.
     const int threads = c.max_threads + c.max_queued + 4;
@@ -731,7 +766,54 @@ Result<void> HttpServer::start() {
                        (c.audit_anchor_interval_seconds > 0 ? " (not anchored: no TSA is configured)"
                                                             : " (anchoring off: audit.anchorIntervalSeconds = 0)"));
   }
+  const long renew_interval = renew_interval_seconds(c);
+  if (renew_interval > 0 && st.service.timestamp_source() != nullptr) {
+    st.notes.push_back("archive: due items renewed every " + std::to_string(renew_interval) + " s");
+    m_impl->renew_thread = std::thread([this, renew_interval] {
+      std::unique_lock lock(m_impl->anchor_mu);
+      while (!m_impl->anchor_cv.wait_for(lock, std::chrono::seconds(renew_interval), [this] { return m_impl->anchor_stop; })) {
+        lock.unlock();
+        renew_archive();
+        lock.lock();
+      }
+    });
+  }
   return {};
+}
+
+long HttpServer::renew_interval_seconds(const ServiceConfig& c) {
+  auto it = c.archive_keys.find("archive.renewIntervalSeconds");
+  return it == c.archive_keys.end() ? 3600 : std::stol(it->second);  // checked by archive_config_from
+}
+
+void HttpServer::renew_archive() {
+  auto& st = m_impl->state;
+  if (st.archive == nullptr) {
+    return;
+  }
+  const TimePoint now = st.service.now();
+  auto summary = st.archive->renew_due(now);
+  if (summary.claimed == 0) {
+    return;
+  }
+  if (st.audit != nullptr) {
+    AuditRecord r;
+    r.when = now;
+    r.operation = "archive-renew";
+    r.action = "U";
+    r.outcome = summary.failed == 0 ? 0 : 4;
+    r.outcome_desc = std::to_string(summary.renewed) + " renewed, " + std::to_string(summary.failed) + " failed, " +
+                     std::to_string(summary.remaining_due) + " still due";
+    for (std::size_t i = 0; i < summary.errors.size() && i < 5; ++i) {
+      r.outcome_desc += "; " + summary.errors[i].substr(0, 200);
+    }
+    if (auto done = st.audit->append(r); !done) {
+      std::cerr << "hanko: audit: " << done.error().message << std::endl;
+    }
+  }
+  for (const auto& e : summary.errors) {
+    std::cerr << "hanko: archive renewal: " << e << std::endl;
+  }
 }
 
 Result<bool> HttpServer::anchor_audit() {
@@ -752,13 +834,16 @@ void HttpServer::stop() {
   }
   m_impl->stopped = true;
   auto& st = m_impl->state;
+  {
+    std::lock_guard lock(m_impl->anchor_mu);
+    m_impl->anchor_stop = true;
+  }
+  m_impl->anchor_cv.notify_all();
   if (m_impl->anchor_thread.joinable()) {
-    {
-      std::lock_guard lock(m_impl->anchor_mu);
-      m_impl->anchor_stop = true;
-    }
-    m_impl->anchor_cv.notify_all();
     m_impl->anchor_thread.join();
+  }
+  if (m_impl->renew_thread.joinable()) {
+    m_impl->renew_thread.join();
   }
   // 1. Stop accepting: no new connections (the listening socket is closed, so clients are refused, not queued).
   m_impl->server->stop();

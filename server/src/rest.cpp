@@ -330,15 +330,6 @@ bool Caller::may_use(std::string_view alias) const {
   return false;
 }
 
-bool Caller::may_use_every_signer() const {
-  for (const auto& s : signers) {
-    if (s == "*") {
-      return true;
-    }
-  }
-  return false;
-}
-
 namespace {
 
 bool valid_alias(std::string_view a) {

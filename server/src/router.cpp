@@ -54,6 +54,11 @@ const std::vector<RouteSpec>& route_table() {
       {"POST", "/v1/sign/prepare", "sign-prepare", true, true},
       {"POST", "/v1/sign/complete", "sign-complete", true, true},
       {"GET", "/v1/signers", "signers", true, false},
+      {"POST", "/v1/extend", "extend", true, true},
+      {"POST", "/v1/archive", "archive-ingest", true, true},
+      {"GET", "/v1/archive", "archive-find", true, false},
+      {"GET", "/v1/archive/{id}", "archive-get", true, false},
+      {"GET", "/v1/archive/{id}/report", "archive-report", true, false},
       {"POST", "/v1/verify", "verify", true, true},
   };
   return routes;

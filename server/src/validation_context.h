@@ -42,6 +42,9 @@ class ValidationContext {
   verifier::VerifyOptions options(TimePoint at) const;
 
   const certstore::TrustStore& signature_trust() const { return m_signature; }
+  /** trust.tsaDir, or the signature anchors when it is not set. */
+  const certstore::TrustStore& tsa_trust() const { return m_tsa ? *m_tsa : m_signature; }
+  const certstore::RevocationChecker* revocation() const { return m_revocation.get(); }
   const HttpClient& http() const { return m_http; }
   /** Lines for the start-up log. */
   std::vector<std::string> describe() const;

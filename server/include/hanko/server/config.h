@@ -69,6 +69,8 @@ struct ServiceConfig {
   std::map<std::string, std::string> auth_keys;
   /// signers.* keys: named server-side signers (certstore key sources).
   std::map<std::string, std::string> signer_keys;
+  /// archive.* keys: retention, renewal margin and schedule (server/src/archive_api.h, docs/archive.md).
+  std::map<std::string, std::string> archive_keys;
   /// tsa.sources and tsa.source.* keys: the ordered TSA pool (tsa_client).
   std::map<std::string, std::string> tsa_pool_keys;
   std::string source;                         ///< where the configuration came from (for the log)

@@ -67,8 +67,6 @@ struct Caller {
   static Caller unauthenticated() { return Caller{"", {"*"}, false}; }
   /** Whether it may sign with the signer `alias` (listed, or "*"). */
   bool may_use(std::string_view alias) const;
-  /** Whether its signers are "*". */
-  bool may_use_every_signer() const;
 };
 
 class Service {
@@ -181,8 +179,11 @@ class HttpServer {
    * appended since the last anchor. Error when no TSA is configured or it fails.
    */
   Result<bool> anchor_audit();
+  /** Renews the archive items due now and audits what happened (what the archive.renewIntervalSeconds schedule does). */
+  void renew_archive();
 
  private:
+  static long renew_interval_seconds(const ServiceConfig& c);
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };
