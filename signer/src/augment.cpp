@@ -233,6 +233,25 @@ Result<void> Collector::add_tsa_chain(ByteView token_der, const std::string& wha
   return add_chain(certs, what + " (TSA " + subject(info->tsa_cert.get()) + ")");
 }
 
+Result<void> check_new_token(const ExtendContext& ctx, ByteView token, std::string_view data, std::string_view what) {
+  const certstore::TrustStore* trust = ctx.tsa_trust != nullptr ? ctx.tsa_trust : ctx.signature_trust;
+  if (trust == nullptr) {
+    return {};
+  }
+  auto v = tsa::verify_token(token, as_bytes(data), *trust, ctx.now);
+  if (v.status == tsa::TokenStatus::ok) {
+    return {};
+  }
+  const std::string tsa = v.info && v.info->tsa_cert ? subject(v.info->tsa_cert.get()) : std::string("the TSA");
+  if (v.status == tsa::TokenStatus::chain_failure) {
+    return fail(Errc::policy, "the new " + std::string(what) + " from " + tsa + " cannot be validated at " +
+                                  format_rfc3339(ctx.now) + " (" + v.message +
+                                  "); add the TSA's root to the TSA trust anchors or use another TSA. Nothing was added");
+  }
+  return fail(Errc::remote_rejected, "the new " + std::string(what) + " from " + tsa + " does not verify (" +
+                                         std::string(tsa::token_status_name(v.status)) + "): " + v.message);
+}
+
 std::optional<TimePoint> token_time(ByteView token_der) {
   auto info = tsa::parse_token(token_der);
   if (!info) {

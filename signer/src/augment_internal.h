@@ -61,6 +61,15 @@ class Collector {
   Collected m_out;
 };
 
+/**
+ * Checks a token just received for `data` with the TSA trust of `ctx` at
+ * ctx.now (tsa_trust, else signature_trust; no check when neither is set):
+ * a timestamp that hanko itself could not validate is not added. Errc::policy
+ * when the TSA certificate does not chain to the anchors (an untrusted or
+ * expired TSA), Errc::remote_rejected for any other defect.
+ */
+Result<void> check_new_token(const ExtendContext& ctx, ByteView token, std::string_view data, std::string_view what);
+
 /** TSTInfo.genTime of a token (nullopt if it does not parse). */
 std::optional<TimePoint> token_time(ByteView token_der);
 

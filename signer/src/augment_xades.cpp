@@ -527,6 +527,9 @@ Result<Bytes> stamp(const ExtendContext& ctx, std::string_view data, DigestAlg a
   if (!token) {
     return std::unexpected(token.error());
   }
+  if (auto ok = detail::check_new_token(ctx, *token, data, what); !ok) {
+    return std::unexpected(ok.error());
+  }
   if (auto t = detail::token_time(*token)) {
     stats.timestamps_added.push_back(*t);
     stats.notes.push_back(std::string(what) + " from " + ctx.tsa->describe() + ", genTime " + format_rfc3339(*t) +

@@ -832,5 +832,43 @@ TEST_F(LongTerm, MissingIntermediateIsFetchedOnceAndEmbedded) {
   EXPECT_EQ(lt_report.signatures.front().chain.size(), 3u);
 }
 
+TEST_F(LongTerm, TimestampFromAnUntrustedTsaIsNotAdded) {
+  auto tsa = make_tsa(t0 - kMonth, t0 + 5 * kYear, "LT Test TSA 1");
+  auto key = signing_key(t0 - days(1), t0 + 2 * kYear);
+  const std::string blta = extended(sign(false, *key, signer::Level::B_T, t0, tsa.get()), ExtendLevel::B_LTA,
+                                    t0 + hours(1), *tsa);
+  // A TSA under a root that is not among the TSA trust anchors.
+  auto other_root = issue(lt_name("LT Other TSA Root").get(), pki->tsa_root_key.get(), nullptr, pki->tsa_root_key.get(),
+                          t0 - kYear, t0 + 20 * kYear,
+                          {{NID_basic_constraints, "critical,CA:TRUE"},
+                           {NID_key_usage, "critical,keyCertSign,cRLSign"},
+                           {NID_subject_key_identifier, "hash"}});
+  auto other_cert = issue(lt_name("LT Untrusted TSA").get(), pki->tsa_key.get(), other_root.get(), pki->tsa_root_key.get(),
+                          t0 - kYear, t0 + 5 * kYear,
+                          {{NID_basic_constraints, "critical,CA:FALSE"},
+                           {NID_key_usage, "critical,digitalSignature"},
+                           {NID_ext_key_usage, "critical,timeStamping"},
+                           {NID_subject_key_identifier, "hash"},
+                           {NID_authority_key_identifier, "keyid:always"}});
+  Tsa untrusted;
+  untrusted.clock = std::make_unique<FixedClock>(t0);
+  untrusted.dev = std::make_unique<tsa::DevTsa>(std::move(other_cert), up(pki->tsa_key.get()), std::vector<ossl::X509Ptr>{},
+                                                *untrusted.clock);
+  untrusted.server = std::make_unique<tsa::TsaHttpServer>(*untrusted.dev, "127.0.0.1", 0);
+  untrusted.server->start();
+  untrusted.client = std::make_unique<tsa::HttpTsaClient>(untrusted.server->url());
+  auto renewal = extend(blta, ExtendLevel::B_LTA, t0 + days(1), untrusted);
+  ASSERT_FALSE(renewal);
+  EXPECT_EQ(renewal.error().code, Errc::policy);
+  EXPECT_NE(renewal.error().message.find("LT Untrusted TSA"), std::string::npos) << renewal.error().message;
+  auto bt = extend(sign(true, *key, signer::Level::B_B, t0, nullptr), ExtendLevel::B_T, t0 + hours(1), untrusted);
+  ASSERT_FALSE(bt);
+  EXPECT_EQ(bt.error().code, Errc::policy);
+  // Once its root is trusted, the same TSA renews.
+  tsa_trust.add_anchor(ossl::up_ref(other_root.get()));
+  auto trusted = extend(blta, ExtendLevel::B_LTA, t0 + days(1), untrusted);
+  EXPECT_TRUE(trusted) << trusted.error().message;
+}
+
 }  // namespace
 }  // namespace hanko::test
