@@ -119,7 +119,9 @@ struct ExtendedBundle {
  * (clear-JSON etsiU items, the general JWS JSON serialization, an
  * UnsignedProperties without UnsignedSignatureProperties), Errc::policy (a
  * chain that does not validate at `now`, a revoked certificate: B-LT data can
- * only be collected while the certificates are valid), Errc::network
+ * only be collected while the certificates are valid; a new timestamp whose
+ * TSA does not validate with the TSA trust at `now`: every new token is
+ * checked before it is added, unless no trust store is set), Errc::network
  * (revocation data could not be obtained), Errc::remote_rejected (revocation
  * data failed its checks or says "unknown"; a TSA refused), and the
  * TimestampSource's errors.
