@@ -36,6 +36,7 @@ const std::set<std::string>& known_keys() {
       "audit.file",       "audit.sourceId",      "audit.fsync",       "audit.healthz",
       "audit.anchorIntervalSeconds", "tls.cert", "tls.key", "tls.clientCa", "tls.clientAuth", "tls.ciphers",
       "server.allowInsecure", "server.requestTimeoutMs", "server.shutdownGraceMs", "metrics.protected",
+      "store.url",
       "signing.sessionTtlSeconds",
   };
   return keys;
@@ -287,6 +288,15 @@ Result<ServiceConfig> load_config(const std::string& config_file, const std::map
     // Development mode is the default only while no signer is configured (signer.cert or signers.*).
     if (!layered->has("dev.enabled")) {
       c.dev = c.signer_cert.empty() && c.signer_keys.empty();
+    }
+    c.store_url = layered->getString("store.url", "");
+    const auto at = c.store_url.find('@');
+    const auto scheme = c.store_url.find("://");
+    const bool uri_password = at != std::string::npos && scheme != std::string::npos &&
+                              c.store_url.substr(scheme + 3, at - scheme - 3).find(':') != std::string::npos;
+    if (!c.store_url.empty() && (c.store_url.find("password") != std::string::npos || uri_password)) {
+      return fail(Errc::invalid_argument, "configuration key store.url in " + origin("store.url") +
+                                              ": no password in the configuration; use PGPASSWORD or ~/.pgpass");
     }
     c.tls_cert = layered->getString("tls.cert", "");
     c.tls_key = layered->getString("tls.key", "");

@@ -167,11 +167,14 @@ Result<std::unique_ptr<Service>> Service::create(const ServiceConfig& config, co
     return fail(Errc::io, "cannot create the data directory " + config.data_dir.string() + ": " + ec.message());
   }
   std::vector<std::string> notes;
-  auto db = store::Database::open_sqlite(config.data_dir / "hanko.db");
+  // store.url: a PostgreSQL connection string shared by several instances; empty: the SQLite file.
+  auto db = config.store_url.empty() ? store::Database::open_sqlite(config.data_dir / "hanko.db")
+                                     : store::Database::open(config.store_url);
   if (!db) {
-    return std::unexpected(db.error());
+    return fail(db.error().code, (config.store_url.empty() ? std::string() : "configuration key store.url: ") +
+                                     db.error().message);
   }
-  notes.push_back("database: SQLite " + (config.data_dir / "hanko.db").string());
+  notes.push_back("database: " + (*db)->description());
   std::optional<certstore::DevPki> pki;
   if (config.dev) {
     fs::path pki_dir = config.data_dir / "dev-pki";

@@ -12,6 +12,8 @@
 #include "hanko/common/json.h"
 #include "hanko/server/config.h"
 #include "hanko/server/service.h"
+#include "archive_api.h"
+#include "pg_server.h"
 
 namespace hanko::test {
 namespace {
@@ -216,6 +218,47 @@ TEST_F(ArchiveRest, CliExtendsAndRenewsDueItems) {
   EXPECT_EQ(run("archive renew").code, 3);
   auto missing = run("extend --level B-LT --data '" + s_config->data_dir.string() + "' '" + (dir / "nope.json").string() + "'");
   EXPECT_EQ(missing.code, 3);
+}
+
+TEST(ArchiveOnPostgres, TwoServicesShareOnePostgresqlThroughStoreUrl) {
+  HANKO_POSTGRES_OR_SKIP(pg, "service");
+  SystemClock clock;
+  auto make = [&](const std::string& tag) {
+    server::ServiceConfig c;
+    c.data_dir = temp_dir(tag);
+    c.store_url = pg.url;
+    return c;
+  };
+  auto a = server::Service::create(make("pg-service-a"), clock);
+  ASSERT_TRUE(a) << a.error().message;
+  bool says_postgres = false;
+  for (const auto& line : (*a)->describe()) says_postgres = says_postgres || line.find("PostgreSQL") != std::string::npos;
+  EXPECT_TRUE(says_postgres);
+  auto b = server::Service::create(make("pg-service-b"), clock);
+  ASSERT_TRUE(b) << b.error().message;
+
+  // Archived through the first instance, found through the second.
+  const std::string identifier = "1311234567-2026-00000201";
+  auto bundle = json::parse(read_text(data_file("bundles/simple-prescription.json")));
+  ASSERT_TRUE(bundle);
+  auto signed_answer = (*a)->sign("application/fhir+json",
+                                  json::serialize(edit_json(*bundle, "1311234567-2026-00000001", identifier)), "");
+  ASSERT_EQ(signed_answer.status, 200) << signed_answer.body;
+  auto api_a = server::ArchiveApi::create(**a);
+  ASSERT_TRUE(api_a) << api_a.error().message;
+  auto stored = (*api_a)->ingest(server::Caller::unauthenticated(), "application/fhir+json", signed_answer.body);
+  ASSERT_EQ(stored.status, 201) << stored.body;
+  auto api_b = server::ArchiveApi::create(**b);
+  ASSERT_TRUE(api_b) << api_b.error().message;
+  auto found = (*api_b)->find("identifier=" + identifier);
+  ASSERT_EQ(found.status, 200);
+  EXPECT_EQ(json::parse(found.body)->find("total")->as_number().literal, "1") << found.body;
+
+  // A password never goes into the configuration file.
+  auto bad = server::load_config("", {{"store.url", "postgresql://hanko:secret@127.0.0.1/db"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("store.url"), std::string::npos);
+  EXPECT_EQ(bad.error().message.find("secret"), std::string::npos);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ struct ServiceConfig {
   int max_threads = 8;                        ///< server.maxThreads
   int max_queued = 64;                        ///< server.maxQueued
   std::filesystem::path data_dir = "var";     ///< data.dir
+  std::string store_url;                      ///< store.url: PostgreSQL connection string (docs/storage.md); empty: SQLite <data.dir>/hanko.db
   bool dev = true;                            ///< dev.enabled: dev PKI, dev signer, in-process dev TSA
   std::filesystem::path trust_dir;            ///< trust.dir (signature, TSA anchors)
   std::filesystem::path tsa_trust_dir;        ///< trust.tsaDir (default: trust.dir)
