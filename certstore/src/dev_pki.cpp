@@ -797,6 +797,7 @@ Result<DevPki> generate_dev_pki(const fs::path& out, TimePoint now, const DevPki
   manifest.emplace_back("crl", rel(pki.crl));
   manifest.emplace_back("root_crl", rel(pki.root_crl));
   manifest.emplace_back("jpki_root_crl", rel(pki.trust_dir / "jpki-root.crl.pem"));
+  manifest.emplace_back("tsa_root_crl", rel(pki.trust_dir / "tsa-root.crl.pem"));
   manifest.emplace_back("revocation_base_url", base.empty() ? json::Value(nullptr) : json::Value(base));
   manifest.emplace_back("items", std::move(items));
   files.emplace_back(out / "manifest.json", json::serialize(json::Value(std::move(manifest)), 2) + "\n");

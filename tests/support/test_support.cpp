@@ -78,7 +78,7 @@ const certstore::DevPki& dev_pki() {
     // tree and shared, under a file lock.
     // The folder name carries the generation of certstore's dev PKI: bump it
     // whenever generate_dev_pki() changes, so an old build tree regenerates.
-    fs::path dir = fs::path(HANKO_BINARY_DIR) / "test-fixtures" / "dev-pki-v3";
+    fs::path dir = fs::path(HANKO_BINARY_DIR) / "test-fixtures" / "dev-pki-v4";
     fs::create_directories(dir.parent_path());
     int fd = ::open((dir.parent_path() / "dev-pki.lock").c_str(), O_CREAT | O_RDWR, 0644);
     if (fd < 0 || ::flock(fd, LOCK_EX) != 0) {

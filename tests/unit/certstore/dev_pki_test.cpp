@@ -73,11 +73,12 @@ TEST(DevPki, ManifestListsEveryFile) {
   EXPECT_EQ(*doc->find_string("crl"), "trust/hpki-signing-ca.crl.pem");
   EXPECT_EQ(*doc->find_string("root_crl"), "trust/hpki-root.crl.pem");
   EXPECT_EQ(*doc->find_string("jpki_root_crl"), "trust/jpki-root.crl.pem");
+  EXPECT_EQ(*doc->find_string("tsa_root_crl"), "trust/tsa-root.crl.pem");
   ASSERT_NE(doc->find("revocation_base_url"), nullptr);
   EXPECT_TRUE(doc->find("revocation_base_url")->is_null());
 
   std::set<std::string> listed = {"manifest.json", "trust/hpki-signing-ca.crl.pem", "trust/hpki-root.crl.pem",
-                                  "trust/jpki-root.crl.pem"};
+                                  "trust/jpki-root.crl.pem", "trust/tsa-root.crl.pem"};
   for (const auto& v : doc->find("items")->as_array()) {
     for (const char* key : {"cert", "key", "chain"}) {
       if (const std::string* s = v.find_string(key)) {

@@ -36,14 +36,14 @@ TEST_P(DatabaseTest, MigrationsApplyOnceAndSurviveReopen) {
   {
     auto db = open();
     ASSERT_TRUE(db);
-    EXPECT_EQ(db->schema_version(), 4);
+    EXPECT_EQ(db->schema_version(), 5);
     EXPECT_EQ(db->dialect().backend(), GetParam());
     ASSERT_TRUE(db->put_setting("a", "1"));
   }
   auto db = open();
   ASSERT_TRUE(db);
-  EXPECT_EQ(db->schema_version(), 4);
-  EXPECT_EQ(count_rows(*db, "schema_migrations"), 4);
+  EXPECT_EQ(db->schema_version(), 5);
+  EXPECT_EQ(count_rows(*db, "schema_migrations"), 5);
   auto v = db->get_setting("a");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->value_or(""), "1");
@@ -57,16 +57,20 @@ TEST_P(DatabaseTest, UpgradesADatabaseAtVersion3) {
     // Back to what a build before signing sessions left behind.
     ASSERT_TRUE(db->transaction([](Session& s) -> Result<void> {
       s << "DROP TABLE signing_sessions", now;
-      s << "DELETE FROM schema_migrations WHERE version = 4", now;
+      s << "DROP TABLE archive_events", now;
+      s << "DROP TABLE archive_versions", now;
+      s << "DROP TABLE archive_items", now;
+      s << "DELETE FROM schema_migrations WHERE version >= 4", now;
       return {};
     }));
     EXPECT_EQ(count_rows(*db, "schema_migrations"), 3);
   }
   auto db = open();
   ASSERT_TRUE(db);
-  EXPECT_EQ(db->schema_version(), 4);
-  EXPECT_EQ(count_rows(*db, "schema_migrations"), 4);
+  EXPECT_EQ(db->schema_version(), 5);
+  EXPECT_EQ(count_rows(*db, "schema_migrations"), 5);
   EXPECT_EQ(count_rows(*db, "signing_sessions"), 0);
+  EXPECT_EQ(count_rows(*db, "archive_items"), 0);
   EXPECT_EQ(db->get_setting("kept")->value_or(""), "yes");
 }
 
@@ -80,7 +84,7 @@ TEST_P(DatabaseTest, ConcurrentOpensMigrateOnce) {
     threads.emplace_back([&, i] {
       start.arrive_and_wait();
       auto db = Database::open(target());
-      if (db && (*db)->schema_version() == 4) {
+      if (db && (*db)->schema_version() == 5) {
         ++opened;
       } else {
         errors[static_cast<std::size_t>(i)] = db ? "wrong version" : db.error().message;
@@ -96,7 +100,7 @@ TEST_P(DatabaseTest, ConcurrentOpensMigrateOnce) {
   EXPECT_EQ(opened.load(), kThreads);
   auto db = open();
   ASSERT_TRUE(db);
-  EXPECT_EQ(count_rows(*db, "schema_migrations"), 4);
+  EXPECT_EQ(count_rows(*db, "schema_migrations"), 5);
 }
 
 TEST_P(DatabaseTest, RevocationCacheRoundTripAndReplace) {

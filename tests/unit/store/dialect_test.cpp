@@ -166,9 +166,9 @@ TEST(Postgres, MigrationsWaitForTheAdvisoryLock) {
   holder << "SELECT pg_advisory_unlock(448345844079)", now;
   opener.join();
   ASSERT_TRUE(opened && *opened) << (opened && !*opened ? opened->error().message : "");
-  EXPECT_EQ((**opened)->schema_version(), 4);
+  EXPECT_EQ((**opened)->schema_version(), 5);
   holder << "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'", into(tables), now;
-  EXPECT_EQ(tables, 5);
+  EXPECT_EQ(tables, 8);  // schema_migrations, settings, revocation_cache, qualification_registry, signing_sessions, 3 archive tables
 }
 
 TEST(Postgres, ABrokenConnectionIsNotLentAgain) {
