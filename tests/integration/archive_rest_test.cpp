@@ -179,44 +179,26 @@ TEST_F(ArchiveRest, ArchiveStoresOnlyValidDocumentsOnceAndReportsThem) {
   EXPECT_NE(metrics.body.find("hanko_archive_items{status=\"ok\"}"), std::string::npos);
 }
 
-struct Run {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Run run(const std::string& args) {
-  static int n = 0;
-  fs::path dir = temp_dir("archive-cli-" + std::to_string(++n));
-  std::string cmd = "'" + hanko_binary().string() + "' " + args + " </dev/null >'" + (dir / "out").string() + "' 2>'" +
-                    (dir / "err").string() + "'";
-  int status = std::system(cmd.c_str());
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_text(dir / "out");
-  r.err = read_text(dir / "err");
-  return r;
-}
 
 TEST_F(ArchiveRest, CliExtendsAndRenewsDueItems) {
   const std::string signed_text = signed_bundle("1311234567-2026-00000104");
   const fs::path dir = temp_dir("archive-cli");
   write_text(dir / "signed.json", signed_text);
-  auto ext = run("extend --level B-LT --data '" + s_config->data_dir.string() + "' --out '" + (dir / "lt.json").string() +
+  auto ext = run_cli("extend --level B-LT --data '" + s_config->data_dir.string() + "' --out '" + (dir / "lt.json").string() +
                  "' '" + (dir / "signed.json").string() + "'");
   ASSERT_EQ(ext.code, 0) << ext.err;
   EXPECT_NE(ext.err.find("is B-LT"), std::string::npos) << ext.err;
   EXPECT_NE(read_text(dir / "lt.json"), signed_text);
 
   ASSERT_EQ(call("POST", "/v1/archive", signed_text).status, 201);
-  auto now = run("archive renew --due --data '" + s_config->data_dir.string() + "'");
+  auto now = run_cli("archive renew --due --data '" + s_config->data_dir.string() + "'");
   ASSERT_EQ(now.code, 0) << now.err;
   EXPECT_NE(now.out.find("0 renewed, 0 failed"), std::string::npos) << now.out;
-  auto bad = run("archive renew --due --as-of tomorrow --data '" + s_config->data_dir.string() + "'");
+  auto bad = run_cli("archive renew --due --as-of tomorrow --data '" + s_config->data_dir.string() + "'");
   EXPECT_EQ(bad.code, 3);
   EXPECT_NE(bad.err.find("--as-of"), std::string::npos);
-  EXPECT_EQ(run("archive renew").code, 3);
-  auto missing = run("extend --level B-LT --data '" + s_config->data_dir.string() + "' '" + (dir / "nope.json").string() + "'");
+  EXPECT_EQ(run_cli("archive renew").code, 3);
+  auto missing = run_cli("extend --level B-LT --data '" + s_config->data_dir.string() + "' '" + (dir / "nope.json").string() + "'");
   EXPECT_EQ(missing.code, 3);
 }
 

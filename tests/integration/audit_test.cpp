@@ -197,24 +197,6 @@ TEST(RestAuditConfig, ATornAuditLogStopsTheServerFromStarting) {
 
 // --- hanko audit verify --------------------------------------------------------
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-CliRun run(const std::string& args) {
-  static int n = 0;
-  fs::path dir = temp_dir("audit-cli-run-" + std::to_string(++n));
-  std::string cmd = "'" + hanko_binary().string() + "' " + args + " </dev/null >'" + (dir / "out").string() + "' 2>'" +
-                    (dir / "err").string() + "'";
-  int status = std::system(cmd.c_str());
-  CliRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_text(dir / "out");
-  r.err = read_text(dir / "err");
-  return r;
-}
 
 fs::path cli_log(int n) {
   fs::path p = temp_dir("audit-cli") / "audit.jsonl";
@@ -233,7 +215,7 @@ fs::path cli_log(int n) {
 }
 
 TEST(AuditCli, AnIntactChainExitsZero) {
-  CliRun r = run("audit verify '" + cli_log(3).string() + "'");
+  CliRun r = run_cli("audit verify '" + cli_log(3).string() + "'");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "3 records, chain intact");
 }
@@ -245,16 +227,16 @@ TEST(AuditCli, ABrokenChainExitsOneAndNamesTheLine) {
   ASSERT_NE(pos, std::string::npos);
   text.replace(pos, 5, "doc-9");
   write_text(p, text);
-  CliRun r = run("audit verify '" + p.string() + "'");
+  CliRun r = run_cli("audit verify '" + p.string() + "'");
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_EQ(r.out.rfind("line 2: chain broken", 0), 0u) << r.out;
 }
 
 TEST(AuditCli, AnUnusableFileExitsThree) {
-  EXPECT_EQ(run("audit verify '" + (temp_dir("audit-cli-missing") / "none.jsonl").string() + "'").code, 3);
-  EXPECT_EQ(run("audit verify '" + temp_dir("audit-cli-dir").string() + "'").code, 3);
-  EXPECT_EQ(run("audit verify").code, 3);
-  EXPECT_EQ(run("audit check x").code, 3);
+  EXPECT_EQ(run_cli("audit verify '" + (temp_dir("audit-cli-missing") / "none.jsonl").string() + "'").code, 3);
+  EXPECT_EQ(run_cli("audit verify '" + temp_dir("audit-cli-dir").string() + "'").code, 3);
+  EXPECT_EQ(run_cli("audit verify").code, 3);
+  EXPECT_EQ(run_cli("audit check x").code, 3);
 }
 
 }  // namespace

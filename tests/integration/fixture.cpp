@@ -1,5 +1,10 @@
 #include "fixture.h"
 
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdlib>
+
 namespace hanko::test {
 
 void EndToEnd::SetUp() {
@@ -65,6 +70,19 @@ json::Value edit_json(const json::Value& v, const std::string& from, const std::
   auto r = json::parse(text);
   EXPECT_TRUE(r) << r.error().message;
   return r ? *r : json::Value();
+}
+
+CliRun run_cli(const std::string& args) {
+  static std::atomic<int> n{0};
+  const std::filesystem::path dir = temp_dir("cli-run-" + std::to_string(++n));
+  const std::string cmd = "'" + hanko_binary().string() + "' " + args + " </dev/null >'" + (dir / "out").string() +
+                          "' 2>'" + (dir / "err").string() + "'";
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(dir / "out");
+  r.err = read_text(dir / "err");
+  return r;
 }
 
 }  // namespace hanko::test

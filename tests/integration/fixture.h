@@ -47,4 +47,14 @@ class EndToEnd : public ::testing::Test {
 /** Replaces every occurrence of `from` in the JSON text of `v` and reparses. */
 json::Value edit_json(const json::Value& v, const std::string& from, const std::string& to);
 
+/** What a run of the hanko binary printed and returned. */
+struct CliRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+/** Runs build/bin/hanko with `args` (already shell-quoted), stdin closed, stdout and stderr captured. */
+CliRun run_cli(const std::string& args);
+
 }  // namespace hanko::test
